@@ -1,6 +1,7 @@
 """Settings shared by every environment. Configuration comes from the environment."""
 
 from pathlib import Path
+from urllib.parse import unquote
 
 import environ
 from celery.schedules import crontab
@@ -82,6 +83,8 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": env.db_url_config(infra.database_url())}
+# A socket directory arrives percent-encoded in the URL's host part.
+DATABASES["default"]["HOST"] = unquote(DATABASES["default"]["HOST"])
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
