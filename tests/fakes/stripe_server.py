@@ -1,7 +1,7 @@
 """A local fake of the part of the Stripe API that ``payments.gateways.stripe`` uses.
 
 Real HTTP, real form-encoded bodies, real ``Idempotency-Key`` semantics, response shapes taken from
-Stripe's published fixtures (``shared/fixtures/stripe/fixtures3.json``) with ids, amounts, statuses
+Stripe's published fixtures (``tests/fakes/data/fixtures3.json``) with ids, amounts, statuses
 and timestamps overwritten from the fake's state. See tests/fakes/README.md for the controls.
 """
 
@@ -29,11 +29,11 @@ from tests.fakes.stripe_support import (
     stripe_fee,
 )
 
-# shared/ sits beside the project root, in a checkout as in CI.
+# Stripe's published object fixtures (MIT, see data/LICENSE), copied so a bare clone has them.
 FIXTURES_PATH = Path(
     os.environ.get(
         "PAYDESK_STRIPE_FIXTURES",
-        Path(__file__).resolve().parents[3] / "shared/fixtures/stripe/fixtures3.json",
+        Path(__file__).resolve().parent / "data" / "fixtures3.json",
     )
 )
 
