@@ -48,9 +48,10 @@ def main() -> int:
         ],
     }
     (ROOT / ".data").mkdir(exist_ok=True)
+    from staff.demo_logins import DEMO_ADMIN, DEMO_USERS, demo_password
+
     running = {name: subprocess.Popen(cmd) for name, cmd in procs.items()}
     time.sleep(2)
-    from staff.demo import DEMO_ADMIN, DEMO_USERS, demo_password
 
     lines = [
         "",

@@ -4,20 +4,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
 from staff import roles
-
-DEMO_USERS = [
-    ("anna.accountant", "Anna", "Becker", roles.ACCOUNTANT),
-    ("sam.support", "Sam", "Okafor", roles.SUPPORT),
-    ("lena.lead", "Lena", "Hoffmann", roles.SUPPORT_LEAD),
-    ("gus.growth", "Gus", "Martin", roles.GROWTH),
-    ("rita.risk", "Rita", "Kowalski", roles.RISK),
-    ("fiona.finance", "Fiona", "Schulz", roles.FINANCE_ADMIN),
-]
-DEMO_ADMIN = ("admin", "Admin", "User")
-
-
-def demo_password(username: str) -> str:
-    return f"{username}-demo"
+from staff.demo_logins import DEMO_ADMIN, DEMO_USERS, demo_password  # noqa: F401
 
 
 def seed(*, out) -> None:
