@@ -27,6 +27,10 @@ class Account(models.Model):
     external_id = models.CharField(
         max_length=100, null=True, blank=True, help_text="our product's organisation id"
     )
+    status_reason = models.CharField(
+        max_length=300, blank=True, help_text="why the status last changed"
+    )
+    status_changed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
     history = HistoricalRecords()
@@ -47,6 +51,8 @@ class Account(models.Model):
             models.Index(fields=["billing_email"]),
             models.Index(fields=["vat_id"]),
             models.Index(fields=["country", "status"]),
+            models.Index(fields=["tax_status"]),
+            models.Index(fields=["language"]),
         ]
 
     def __str__(self) -> str:
@@ -85,6 +91,8 @@ class PspCustomer(models.Model):
             ),
             models.UniqueConstraint(fields=["account", "provider"], name="uniq_account_provider"),
         ]
+        # Staff search by the id alone, without knowing the provider.
+        indexes = [models.Index(fields=["psp_customer_id"])]
 
     def __str__(self) -> str:
         return f"{self.provider}:{self.psp_customer_id}"
