@@ -20,6 +20,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("staff/", include("staff.urls")),
     path("ledger/", include("ledger.urls")),
+    path("metering/", include("metering.urls")),
     path("healthz", healthz, name="healthz"),
     path("api/v1/", include((api_v1(), "api"), namespace="api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -67,6 +67,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     ],
     SUPPORT_LEAD: [
         *_view(*BUSINESS_MODELS_READ),
+        "metering.void_usageevent",
         "accounts.change_account",
         "accounts.add_contact",
         "accounts.change_contact",
@@ -98,6 +99,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "staff.view_approvalrequest",
         "staff.add_approvalrequest",
         "staff.decide_approval",
+        "metering.void_usageevent",
         *_crud("staff.rolelimit"),
         "staff.view_apikey",
         "staff.add_apikey",
