@@ -177,6 +177,10 @@ CELERY_TASK_ROUTES = {
 }
 CELERY_BEAT_SCHEDULE = {
     "common.health": {"task": "common.health", "schedule": 60.0},
+    "catalog.advance_subscriptions": {
+        "task": "catalog.advance_subscriptions",
+        "schedule": crontab(minute=5),
+    },
     "common.purge_idempotency_keys": {
         "task": "common.purge_idempotency_keys",
         "schedule": crontab(minute=17),
