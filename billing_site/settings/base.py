@@ -181,6 +181,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "catalog.advance_subscriptions",
         "schedule": crontab(minute=5),
     },
+    "invoices.billing_run": {"task": "invoices.billing_run", "schedule": crontab(hour=1, minute=0)},
+    "invoices.render_pending_pdfs": {"task": "invoices.render_pending_pdfs", "schedule": 300.0},
+    "payments.sync_unknown": {"task": "payments.sync_unknown", "schedule": 300.0},
+    "payments.import_payouts": {
+        "task": "payments.import_payouts",
+        "schedule": crontab(minute=25),
+    },
+    "payments.drain_webhooks": {"task": "payments.drain_webhooks", "schedule": 60.0},
     "common.purge_idempotency_keys": {
         "task": "common.purge_idempotency_keys",
         "schedule": crontab(minute=17),
