@@ -13,7 +13,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
 
 import psycopg
 from django.db import connection
@@ -137,6 +137,9 @@ def parse_timestamp(value: object) -> datetime:
     return ts
 
 
+_WIDE = Context(prec=40)
+
+
 def parse_quantity(value: object) -> Decimal:
     if isinstance(value, bool) or value is None:
         raise Rejected(RejectCode.INVALID_QUANTITY, "quantity must be a number")
@@ -163,7 +166,10 @@ def parse_quantity(value: object) -> Decimal:
     if quantity >= _QUANTITY_LIMIT:
         raise Rejected(RejectCode.INVALID_QUANTITY, "quantity is too large")
     if quantity.as_tuple().exponent < -12:
-        quantity = quantity.quantize(_QUANTUM, rounding=ROUND_HALF_UP)
+        # Up to 18 integer digits plus 12 decimals exceed the default 28-digit context.
+        quantity = quantity.quantize(_QUANTUM, rounding=ROUND_HALF_UP, context=_WIDE)
+        if quantity >= _QUANTITY_LIMIT:
+            raise Rejected(RejectCode.INVALID_QUANTITY, "quantity is too large")
     return quantity
 
 

@@ -194,3 +194,16 @@ def test_scope_and_shape_are_checked(api_client, api_key_factory, make_account):
     response = api_client.post(URL, "{nope", content_type="application/json")
     assert response.status_code == 400
     assert api_client.post(URL, {"event": []}, format="json").status_code == 422
+
+
+def test_quantities_at_the_storage_limit():
+    from metering.ingest import Rejected, parse_quantity
+
+    # 18 integer digits and more than 12 decimals: rounded to 12 places, not a crash.
+    assert parse_quantity("123456789012345678.1234567890125") == Decimal(
+        "123456789012345678.123456789013"
+    )
+    # Rounding up past the limit is refused like any too-large quantity.
+    with pytest.raises(Rejected) as exc:
+        parse_quantity("999999999999999999.9999999999999")
+    assert exc.value.code == "invalid_quantity"
