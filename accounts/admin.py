@@ -18,6 +18,7 @@ from accounts.services import (
     account_suspend,
     account_update,
 )
+from common.admin import FastAdminMixin
 from common.exceptions import PaydeskError
 
 
@@ -91,7 +92,7 @@ class ReasonForm(forms.Form):
 
 
 @admin.register(Account)
-class AccountAdmin(SimpleHistoryAdmin):
+class AccountAdmin(FastAdminMixin, SimpleHistoryAdmin):
     form = AccountForm
     list_display = (
         "legal_name",
@@ -111,7 +112,7 @@ class AccountAdmin(SimpleHistoryAdmin):
         "=external_id",
         "=psp_customers__psp_customer_id",
     )
-    show_full_result_count = False
+    # By name (index ``account_legal_name_id``): paged by number, not by keyset.
     list_select_related = ()
     date_hierarchy = "created_at"
     readonly_fields = ("status", "status_reason", "status_changed_at", "created_at", "updated_at")

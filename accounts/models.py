@@ -53,6 +53,11 @@ class Account(models.Model):
             models.Index(fields=["country", "status"]),
             models.Index(fields=["tax_status"]),
             models.Index(fields=["language"]),
+            # The admin lists accounts by name.
+            models.Index(fields=["legal_name", "id"], name="account_legal_name_id"),
+            # Searches by part or start of the name use the trigram index
+            # ``account_legal_name_trgm`` on UPPER(legal_name), created in SQL by migration 0003
+            # (an operator class on an expression needs django.contrib.postgres installed).
         ]
 
     def __str__(self) -> str:

@@ -9,7 +9,8 @@
    1,000,000 invoices (bulk-loaded with COPY), beside ``SELECT ... ORDER BY id DESC LIMIT 100``.
 
 Run: DATABASE_URL=postgres://postgres@127.0.0.1:5432/paydesk .venv/bin/python bench/billing_run.py
-(the script uses its own databases ``paydesk_bench_billing`` and ``paydesk_bench_pgbench``).
+(the script uses its own databases ``paydesk_bench_billing`` and ``paydesk_bench_pgbench``;
+BENCH_DB and BENCH_PGBENCH_DB name others).
 Options: --subscriptions N (10000), --invoices N (1000000), --skip-admin, --skip-pgbench.
 """
 
@@ -32,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 SERVER = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
 DB = os.environ.get("BENCH_DB", "paydesk_bench_billing")
-PGBENCH_DB = "paydesk_bench_pgbench"
+PGBENCH_DB = os.environ.get("BENCH_PGBENCH_DB", "paydesk_bench_pgbench")
 JAN = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
 
@@ -178,6 +179,7 @@ def bench_billing(n: int) -> float:
         f"billing run (Feb fee + Jan usage): {result.created} invoices in {elapsed:.1f} s = "
         f"{rate:.0f} invoices/s, errors {len(result.errors)}"
     )
+    _check_integrity()
     t0 = time.perf_counter()
     again = billing_run(as_of=dt.date(2026, 2, 1), now=dt.datetime(2026, 2, 1, 7, tzinfo=dt.UTC))
     print(
@@ -189,6 +191,41 @@ def bench_billing(n: int) -> float:
     pdf_rate = rendered / (time.perf_counter() - t0)
     print(f"PDF rendering (deferred task): {pdf_rate:.1f} PDFs/s")
     return rate
+
+
+def _check_integrity() -> None:
+    """What the speed must not cost: gap-free numbers, one invoice per key, usage billed once,
+    every invoice's journal entry balanced."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT COUNT(*), COUNT(DISTINCT sequence), MIN(sequence), MAX(sequence), "
+            "COUNT(DISTINCT billing_key) FROM invoices_invoice WHERE status <> 'DRAFT'"
+        )
+        count, distinct, low, high, keys = cursor.fetchone()
+        cursor.execute(
+            "SELECT COUNT(*) FROM (SELECT subscription_id, period_start FROM metering_usagebilled "
+            "WHERE NOT is_adjustment GROUP BY 1, 2 HAVING COUNT(*) > 1) d"
+        )
+        (twice,) = cursor.fetchone()
+        cursor.execute(
+            "SELECT COUNT(*) FROM (SELECT e.id FROM ledger_journalentry e "
+            "JOIN ledger_journalline l ON l.entry_id = e.id WHERE e.document_type = 'invoice' "
+            "GROUP BY e.id HAVING SUM(l.debit_minor) <> SUM(l.credit_minor)) u"
+        )
+        (unbalanced,) = cursor.fetchone()
+        cursor.execute(
+            "SELECT COUNT(*) FROM invoices_invoice i WHERE NOT EXISTS (SELECT 1 FROM "
+            "ledger_journalentry e WHERE e.idempotency_key = 'invoice:' || i.id || ':finalize')"
+        )
+        (unposted,) = cursor.fetchone()
+    gap_free = count == distinct == (high or 0) and (low or 1) == 1
+    print(
+        f"integrity: {count} invoices, numbers 1..{high} gap-free: {gap_free}, "
+        f"{keys} distinct billing keys, usage periods billed twice: {twice}, "
+        f"unbalanced entries: {unbalanced}, invoices without entry: {unposted}"
+    )
 
 
 def pgbench() -> float:

@@ -1,30 +1,25 @@
 """Records screens for invoices and credit notes. Nothing here saves a financial field: the
 actions call services, and the lines are read-only (the database refuses changes anyway).
 
-Large tables: the changelist never counts (planner estimate), search goes through indexed
-lookups only (number, external id, account id, account name prefix), the date hierarchy uses
-indexed MIN() probes, and the totals row is one aggregate over the listed rows, shown once the
-list is narrowed to a month (date hierarchy) or a search.
+Large tables: the changelist is ``common.admin.FastAdminMixin`` (estimated or capped counts,
+keyset paging, indexed date hierarchy); search goes through indexed lookups only (number,
+external id, account id, account name prefix); the totals row is one aggregate over the listed
+rows, shown once the list is narrowed to a month or day (an index-only scan of
+``invoice_issue_date_totals``) or a search (one account's invoices).
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import json
-
 from django import forms
 from django.contrib import admin, messages
-from django.core.paginator import Page, Paginator
-from django.db import connection
-from django.db.models import Min, QuerySet
 from django.db.models.functions import Upper
 from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
-from django.utils.functional import cached_property
 from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
 from accounts.models import Account
+from common.admin import FastAdminMixin
 from common.exceptions import PaydeskError
 from common.money import Money
 from invoices.choices import InvoiceStatus
@@ -40,62 +35,6 @@ from invoices.models import (
 )
 from invoices.selectors import invoice_amount_due, invoice_totals
 from invoices.services import invoice_finalize, invoice_void
-
-
-class EstimatedCountPaginator(Paginator):
-    """Never runs COUNT(*): the total is the planner's estimate, pages are plain slices."""
-
-    @cached_property
-    def count(self) -> int:
-        qs = self.object_list
-        with connection.cursor() as cursor:
-            if not qs.query.where:
-                cursor.execute(
-                    "SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass",
-                    [qs.model._meta.db_table],
-                )
-                row = cursor.fetchone()
-                return max(int(row[0]) if row else 0, 0)
-            sql, params = qs.query.sql_with_params()
-            cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
-            plan = cursor.fetchone()[0]
-        if isinstance(plan, str):
-            plan = json.loads(plan)
-        return int(plan[0]["Plan"]["Plan Rows"])
-
-    def validate_number(self, number):
-        try:
-            return max(int(number), 1)
-        except (TypeError, ValueError):
-            return 1
-
-    def page(self, number):
-        number = self.validate_number(number)
-        bottom = (number - 1) * self.per_page
-        return Page(self.object_list[bottom : bottom + self.per_page], number, self)
-
-
-class IndexedDatesQuerySet(QuerySet):
-    """``dates()`` for the date hierarchy without ``SELECT DISTINCT date_trunc(...)`` over the
-    whole table: one indexed MIN() per year or month that has invoices."""
-
-    def dates(self, field_name, kind, order="ASC"):
-        if kind not in ("year", "month"):
-            return super().dates(field_name, kind, order)
-        found = []
-        current = self.aggregate(first=Min(field_name))["first"]
-        # A loose index scan: from each period found, jump to the first date after it.
-        while current is not None:
-            day = dt.date(current.year, current.month if kind == "month" else 1, 1)
-            found.append(day)
-            if kind == "year":
-                following = dt.date(day.year + 1, 1, 1)
-            else:
-                following = dt.date(day.year + day.month // 12, day.month % 12 + 1, 1)
-            current = self.filter(**{f"{field_name}__gte": following}).aggregate(
-                first=Min(field_name)
-            )["first"]
-        return found if order == "ASC" else found[::-1]
 
 
 class CurrencyFilter(admin.SimpleListFilter):
@@ -183,7 +122,7 @@ class VoidForm(forms.Form):
 
 
 @admin.register(Invoice)
-class InvoiceAdmin(SimpleHistoryAdmin):
+class InvoiceAdmin(FastAdminMixin, SimpleHistoryAdmin):
     list_display = (
         "number_or_draft",
         "account",
@@ -202,9 +141,6 @@ class InvoiceAdmin(SimpleHistoryAdmin):
     search_help_text = (
         "An invoice number, an account id, ext:<external id>, or the start of the account name."
     )
-    show_full_result_count = False
-    paginator = EstimatedCountPaginator
-    list_per_page = 100
     ordering = ("-id",)
     actions = ("finalize_selected", "void_selected")
     inlines = (InvoiceLineInline, CreditNoteInline)
@@ -238,11 +174,6 @@ class InvoiceAdmin(SimpleHistoryAdmin):
             return "—"
         return _link("invoices:invoice_pdf", invoice.pk)
 
-    def get_queryset(self, request):
-        queryset = super().get_queryset(request)._chain()
-        queryset.__class__ = IndexedDatesQuerySet  # adds no state: only dates() differs
-        return queryset
-
     def get_search_results(self, request, queryset, search_term):
         term = search_term.strip()
         if not term:
@@ -270,9 +201,11 @@ class InvoiceAdmin(SimpleHistoryAdmin):
         if context and "cl" in context:
             cl = context["cl"]
             # Totals sum the listed rows: only once they are few enough to sum quickly (a
-            # month, a day, or a search), never over a whole status of millions of invoices.
+            # month or day: an index-only scan; a search matching fewer rows than the count
+            # cap), never over a whole status of millions of invoices.
             month = cl.date_hierarchy and f"{cl.date_hierarchy}__month" in request.GET
-            narrowed = bool(cl.query or month)
+            bounded_search = cl.query and not cl.paginator.count_is_capped
+            narrowed = bool(bounded_search or month)
             context["invoice_totals_narrowed"] = narrowed
             if narrowed:
                 totals = invoice_totals(cl.queryset.exclude(status=InvoiceStatus.DRAFT))
@@ -342,13 +275,12 @@ class CreditNoteLineInline(_ReadOnlyInline):
 
 
 @admin.register(CreditNote)
-class CreditNoteAdmin(admin.ModelAdmin):
+class CreditNoteAdmin(FastAdminMixin, admin.ModelAdmin):
     list_display = ("number", "invoice", "account", "issue_date", "gross", "reason", "pdf_link")
     list_select_related = ("invoice", "account")
     date_hierarchy = "issue_date"
     search_fields = ("=number", "=invoice__number")
-    show_full_result_count = False
-    paginator = EstimatedCountPaginator
+    ordering = ("-id",)
     inlines = (CreditNoteLineInline,)
     readonly_fields = [f.name for f in CreditNote._meta.concrete_fields] + ["pdf_link"]
 
@@ -428,3 +360,139 @@ class BillingRunAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+# --- subscription changes that bill at once ---------------------------------------------------
+# Catalog's SubscriptionAdmin cannot import invoices (layering), so invoices extends it here with
+# the two actions whose proration it bills, and registers the extended admin in its place.
+
+from catalog.admin import SubscriptionAdmin as _CatalogSubscriptionAdmin  # noqa: E402
+from catalog.choices import PLAN_CHANGEABLE, SubscriptionStatus  # noqa: E402
+from catalog.models import Plan, Subscription  # noqa: E402
+
+
+class PlanChangeForm(forms.Form):
+    plan = forms.ModelChoiceField(queryset=Plan.objects.none(), label="New plan")
+
+    def __init__(self, *args, subscription, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Only plans the change service accepts: same currency and billing period, offered.
+        self.fields["plan"].queryset = Plan.objects.filter(
+            active=True,
+            currency=subscription.plan.currency,
+            billing_period=subscription.plan.billing_period,
+        ).exclude(pk=subscription.plan_id)
+
+
+class CancelNowForm(forms.Form):
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2}), max_length=1000, required=False
+    )
+
+
+class SubscriptionChangesAdmin(_CatalogSubscriptionAdmin):
+    actions = [*_CatalogSubscriptionAdmin.actions, "change_plan_action", "cancel_now_action"]
+
+    def has_prorate_permission(self, request):
+        return request.user.has_perm("catalog.change_subscription") and request.user.has_perm(
+            "invoices.finalize_invoice"
+        )
+
+    def _intermediate(self, request, template, context):
+        return render(
+            request,
+            template,
+            {**self.admin_site.each_context(request), "opts": self.model._meta, **context},
+        )
+
+    def _report(self, request, subscription, result) -> None:
+        documents = [str(n) for n in result.credit_notes]
+        if result.invoice is not None:
+            documents.append(str(result.invoice))
+        billed = ", ".join(documents) if documents else "nothing to bill"
+        self.message_user(request, f"#{subscription.pk}: done ({billed}).", messages.SUCCESS)
+
+    @admin.action(description="Change plan… (bills the proration now)", permissions=["prorate"])
+    def change_plan_action(self, request, queryset):
+        from invoices.proration import subscription_change_plan_and_invoice
+
+        subscriptions = list(queryset.select_related("plan")[:2])
+        if len(subscriptions) != 1:
+            self.message_user(request, "Select one subscription to change.", messages.ERROR)
+            return None
+        subscription = subscriptions[0]
+        if subscription.status not in PLAN_CHANGEABLE:
+            self.message_user(
+                request, f"#{subscription.pk}: its plan cannot change.", messages.ERROR
+            )
+            return None
+        form = PlanChangeForm(
+            request.POST if "apply" in request.POST else None, subscription=subscription
+        )
+        if "apply" in request.POST and form.is_valid():
+            try:
+                result = subscription_change_plan_and_invoice(
+                    subscription=subscription,
+                    new_plan=form.cleaned_data["plan"],
+                    actor=request.user,
+                )
+            except PaydeskError as exc:
+                self.message_user(request, f"#{subscription.pk}: {exc}", messages.ERROR)
+            else:
+                self._report(request, subscription, result)
+            return None
+        return self._intermediate(
+            request,
+            "invoices/subscription_change.html",
+            {
+                "title": "Change plan",
+                "subscriptions": [subscription],
+                "form": form,
+                "action": "change_plan_action",
+                "button": "Change plan and bill",
+                "intro": "The subscription moves to the new plan now. The unused part of the "
+                "current plan is credited and the rest of the period on the new plan is billed "
+                "at once, each as its own line with its period.",
+            },
+        )
+
+    @admin.action(description="Cancel now (credits the unused time)", permissions=["prorate"])
+    def cancel_now_action(self, request, queryset):
+        from invoices.proration import subscription_cancel_now_and_credit
+
+        subscriptions = list(
+            queryset.exclude(status=SubscriptionStatus.ENDED)
+            .select_related("account", "plan")
+            .order_by("pk")
+        )
+        form = CancelNowForm(request.POST if "apply" in request.POST else None)
+        if "apply" in request.POST and form.is_valid():
+            for subscription in subscriptions:
+                try:
+                    result = subscription_cancel_now_and_credit(
+                        subscription=subscription,
+                        actor=request.user,
+                        reason=form.cleaned_data["reason"] or "canceled now by staff",
+                    )
+                except PaydeskError as exc:
+                    self.message_user(request, f"#{subscription.pk}: {exc}", messages.ERROR)
+                else:
+                    self._report(request, subscription, result)
+            return None
+        return self._intermediate(
+            request,
+            "invoices/subscription_change.html",
+            {
+                "title": "Cancel subscriptions now",
+                "subscriptions": subscriptions,
+                "form": form,
+                "action": "cancel_now_action",
+                "button": "Cancel now",
+                "intro": "These subscriptions end now. The unused part of the period already "
+                "billed is credited with a credit note on the invoice that billed it.",
+            },
+        )
+
+
+admin.site.unregister(Subscription)
+admin.site.register(Subscription, SubscriptionChangesAdmin)

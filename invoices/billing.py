@@ -12,8 +12,12 @@ they have passed when the run's day begins (``as_of_cutoffs``), so usage is comp
 subscription ends, a closing invoice at ``ended_at`` bills the last period's arrears.
 
 The invoice's ``billing_key`` is ``"<subscription id>:<boundary date>"`` and unique: a rerun, a
-crash-restart or a concurrent run skips what exists, and every boundary is its own transaction,
-so a crash leaves a consistent prefix. Errors are recorded per boundary; the run goes on.
+crash-restart or a concurrent run skips what exists. Subscriptions are taken ``CHUNK`` at a
+time; ``bill_boundary`` computes each boundary's invoice in memory from usage read in bulk, and
+``invoices.billing_batch.invoices_write`` writes a wave of them (at most one boundary per
+subscription) in one transaction, so a crash loses at most that wave, which the rerun bills.
+Errors are recorded per boundary and the run goes on: a boundary that cannot be computed is
+left out of its wave, and a wave that cannot be written is written again one invoice at a time.
 PDFs are not rendered here (``pdf_mode="deferred"``): the ``invoices.render_pending_pdfs`` task
 renders each once after the run, because rendering costs far more than billing.
 """
@@ -22,17 +26,18 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from itertools import groupby
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 from django.utils import timezone
 
 from common.exceptions import PaydeskError
 from invoices.choices import InvoiceKind
-from invoices.models import BillingRun, Invoice, InvoiceLine
+from invoices.models import BillingRun, Invoice
 from invoices.numbering import INVOICE_SERIES, series_get
 from invoices.tax import RateBook, category_for
 
@@ -154,60 +159,74 @@ class _NothingToBill(Exception):
     pass
 
 
-def bill_boundary(boundary: Boundary, *, as_of: dt.date, now: dt.datetime, rates, series):
-    """Create and finalize the boundary's invoice in one transaction; None if nothing to bill."""
+def bill_boundary(
+    boundary: Boundary, *, as_of: dt.date, now: dt.datetime, rates, series, context=None
+):
+    """The boundary's invoice, computed in memory and not yet written (``PreparedInvoice``).
+
+    Raises ``_NothingToBill`` when there is nothing to bill, and a domain error when the
+    boundary cannot be billed; ``billing_batch.invoices_write`` writes what this returns.
+    """
     from catalog.choices import Timing
     from invoices import services
-    from metering.services import usage_lines_for, usage_mark_billed
+    from invoices.billing_batch import PreparedInvoice, WaveContext
 
+    context = context or WaveContext()
     sub = boundary.subscription
     LineInput = services.LineInput
-    with transaction.atomic():
-        invoice = Invoice(
-            account_id=sub.account_id,
-            subscription=sub,
-            series=series,
-            kind=InvoiceKind.SUBSCRIPTION,
-            billing_key=boundary.key,
-            currency=sub.plan.currency,
-            issue_date=as_of,
-            created_at=now,
+    invoice = Invoice(
+        account_id=sub.account_id,
+        subscription=sub,
+        series=series,
+        kind=InvoiceKind.SUBSCRIPTION,
+        billing_key=boundary.key,
+        currency=sub.plan.currency,
+        issue_date=as_of,
+        created_at=now,
+    )
+    specs = []
+    if boundary.advance:
+        specs += _fee_lines(
+            sub, timing=Timing.IN_ADVANCE, period=boundary.advance, LineInput=LineInput
         )
-        # The draft lives only inside this transaction; its history starts at finalization.
-        invoice.skip_history_when_saving = True
-        invoice.save()
-        del invoice.skip_history_when_saving
-        specs = []
-        if boundary.advance:
-            specs += _fee_lines(
-                sub, timing=Timing.IN_ADVANCE, period=boundary.advance, LineInput=LineInput
-            )
-        usage = []
-        if boundary.arrears:
-            specs += _fee_lines(
-                sub, timing=Timing.IN_ARREARS, period=boundary.arrears, LineInput=LineInput
-            )
-            usage = usage_lines_for(
-                subscription=sub, period_start=boundary.arrears[0], period_end=boundary.arrears[1]
-            )
-            specs += _usage_inputs(usage, product_code=sub.plan.product.code, LineInput=LineInput)
-        if not specs:
-            raise _NothingToBill
-        built = [services._build_line(invoice, spec, i) for i, spec in enumerate(specs, start=1)]
-        # Tax known now, so finalization finds nothing to update on the lines.
-        services.apply_tax(built, category=category_for(sub.account.tax_status), rates=rates)
-        InvoiceLine.objects.bulk_create(built)
-        if usage:
-            usage_mark_billed(subscription=sub, lines=usage, invoice_id=invoice.pk)
-        return services.invoice_finalize(
-            invoice=invoice, now=now, issue_date=as_of, pdf_mode=services.PDF_DEFERRED, rates=rates
+    usage = []
+    if boundary.arrears:
+        specs += _fee_lines(
+            sub, timing=Timing.IN_ARREARS, period=boundary.arrears, LineInput=LineInput
         )
+        usage = context.usage_for(boundary)
+        specs += _usage_inputs(usage, product_code=sub.plan.product.code, LineInput=LineInput)
+    if not specs:
+        raise _NothingToBill
+    lines = [services._build_line(invoice, spec, i) for i, spec in enumerate(specs, start=1)]
+    account = sub.account
+    services.apply_tax(lines, category=category_for(account.tax_status), rates=rates)
+    fields = services.finalized_fields(
+        invoice=invoice, lines=lines, account=account, issue=as_of, rates=rates, now=now
+    )
+    for name, value in fields.items():
+        setattr(invoice, name, value)
+    return PreparedInvoice(boundary=boundary, invoice=invoice, lines=lines, usage=usage)
 
 
 def _existing_keys(keys: Iterable[str]) -> set[str]:
     return set(
         Invoice.objects.filter(billing_key__in=list(keys)).values_list("billing_key", flat=True)
     )
+
+
+def _waves(boundaries: list[Boundary]) -> list[list[Boundary]]:
+    """The k-th wave holds each subscription's k-th boundary: a later period of a subscription
+    is computed only after its earlier one is written (its usage adjustments depend on it)."""
+    waves: list[list[Boundary]] = []
+    position: dict[int, int] = defaultdict(int)
+    for boundary in boundaries:
+        k = position[boundary.subscription.pk]
+        position[boundary.subscription.pk] += 1
+        if k == len(waves):
+            waves.append([])
+        waves[k].append(boundary)
+    return waves
 
 
 def billing_run(*, as_of: dt.date, now: dt.datetime | None = None) -> BillingRunResult:
@@ -219,30 +238,10 @@ def billing_run(*, as_of: dt.date, now: dt.datetime | None = None) -> BillingRun
     series = series_get(INVOICE_SERIES)
     for chunk in _due(as_of):
         existing = _existing_keys(b.key for b in chunk)
-        for boundary in chunk:
-            if boundary.key in existing:
-                result.skipped += 1
-                continue
-            try:
-                invoice = bill_boundary(boundary, as_of=as_of, now=now, rates=rates, series=series)
-            except _NothingToBill:
-                result.empty += 1
-                continue
-            except IntegrityError as exc:
-                if "billing_key" not in str(exc):
-                    _record(result, boundary, "integrity_error", str(exc))
-                    continue
-                result.skipped += 1  # a concurrent run billed it first
-                continue
-            except PaydeskError as exc:
-                _record(result, boundary, exc.code, exc.detail)
-                continue
-            except Exception as exc:  # noqa: BLE001 - one bad subscription must not stop the run
-                logger.exception("billing failed", extra={"key": boundary.key})
-                _record(result, boundary, "unexpected_error", f"{type(exc).__name__}: {exc}")
-                continue
-            result.created += 1
-            result.invoice_ids.append(invoice.pk)
+        todo = [b for b in chunk if b.key not in existing]
+        result.skipped += len(chunk) - len(todo)
+        for wave in _waves(todo):
+            _bill_wave(wave, result=result, as_of=as_of, now=now, rates=rates, series=series)
     BillingRun.objects.filter(pk=run.pk).update(
         finished_at=timezone.now(),
         created_count=result.created,
@@ -251,6 +250,76 @@ def billing_run(*, as_of: dt.date, now: dt.datetime | None = None) -> BillingRun
         errors=result.errors[:1000],
     )
     return result
+
+
+def _bill_wave(wave: list[Boundary], *, result: BillingRunResult, as_of, now, rates, series):
+    from invoices.billing_batch import wave_context
+
+    context = wave_context(wave)
+    prepared = []
+    try:
+        for boundary in wave:
+            invoice = _guarded(
+                result,
+                boundary,
+                lambda b=boundary: bill_boundary(
+                    b, as_of=as_of, now=now, rates=rates, series=series, context=context
+                ),
+            )
+            if invoice is not None:
+                prepared.append(invoice)
+    except BaseException:
+        # An interrupt (Ctrl-C, SystemExit on a worker's shutdown) keeps the invoices computed
+        # so far: each is complete, and one transaction writes them before the interrupt goes
+        # on. A hard kill loses the wave's transaction instead; the rerun bills it either way.
+        try:
+            _write(prepared, result=result, now=now, series=series)
+        except Exception:  # noqa: BLE001 - the interrupt is what the caller must see
+            logger.exception("writing the computed invoices on interrupt failed")
+        raise
+    _write(prepared, result=result, now=now, series=series)
+
+
+def _write(prepared: list, *, result: BillingRunResult, now, series) -> None:
+    from invoices.billing_batch import invoices_write
+
+    if not prepared:
+        return
+    try:
+        invoices = invoices_write(prepared=prepared, now=now, series=series)
+    except Exception:  # noqa: BLE001 - retried one by one below, where errors are recorded
+        logger.warning(
+            "writing a wave of %d invoices failed; one by one", len(prepared), exc_info=True
+        )
+        invoices = []
+        for p in prepared:
+            written = _guarded(
+                result,
+                p.boundary,
+                lambda p=p: invoices_write(prepared=[p], now=now, series=series),
+            )
+            invoices += written or []
+    result.created += len(invoices)
+    result.invoice_ids.extend(invoice.pk for invoice in invoices)
+
+
+def _guarded(result: BillingRunResult, boundary: Boundary, action):
+    """``action()`` for one boundary; what goes wrong is counted or recorded, never raised."""
+    try:
+        return action()
+    except _NothingToBill:
+        result.empty += 1
+    except IntegrityError as exc:
+        if "billing_key" in str(exc):
+            result.skipped += 1  # a concurrent run billed it first
+        else:
+            _record(result, boundary, "integrity_error", str(exc))
+    except PaydeskError as exc:
+        _record(result, boundary, exc.code, exc.detail)
+    except Exception as exc:  # noqa: BLE001 - one bad subscription must not stop the run
+        logger.exception("billing failed", extra={"key": boundary.key})
+        _record(result, boundary, "unexpected_error", f"{type(exc).__name__}: {exc}")
+    return None
 
 
 def _record(result: BillingRunResult, boundary: Boundary, code: str, detail: str) -> None:

@@ -17,9 +17,18 @@ INVOICE_TRANSITIONS: dict[str, set[str]] = {
     InvoiceStatus.OPEN: {InvoiceStatus.PAID, InvoiceStatus.VOID, InvoiceStatus.UNCOLLECTIBLE},
     # A written-off invoice may still be paid late.
     InvoiceStatus.UNCOLLECTIBLE: {InvoiceStatus.PAID},
-    InvoiceStatus.PAID: set(),
+    # PAID -> OPEN: a payment taken back after it was booked (a Braintree sale declined at
+    # settlement). Only ``invoice_payment_reverse`` makes it, and the trigger allows it only
+    # together with a lower ``amount_paid_minor`` (REOPENING_TRANSITIONS).
+    InvoiceStatus.PAID: {InvoiceStatus.OPEN},
     InvoiceStatus.VOID: set(),
 }
+
+# Transitions the database allows only when the same UPDATE lowers amount_paid_minor, so a
+# paid invoice cannot be reopened by flipping its status alone.
+REOPENING_TRANSITIONS: frozenset[tuple[str, str]] = frozenset(
+    {(InvoiceStatus.PAID, InvoiceStatus.OPEN)}
+)
 
 FINALIZED_STATUSES = frozenset(
     {InvoiceStatus.OPEN, InvoiceStatus.PAID, InvoiceStatus.VOID, InvoiceStatus.UNCOLLECTIBLE}
@@ -52,3 +61,5 @@ class CreditTransactionKind(models.TextChoices):
     CREDIT_NOTE = "CREDIT_NOTE", "From a credit note"
     APPLIED = "APPLIED", "Applied to an invoice"
     RESTORED = "RESTORED", "Restored from a voided invoice"
+    REFUNDED = "REFUNDED", "Paid out as a refund"
+    REFUND_REVERSED = "REFUND_REVERSED", "Restored: the refund failed"

@@ -16,7 +16,7 @@ from invoices.tax import LEDGER_TAX_CODE
 from ledger import chart
 from ledger.exceptions import UnknownLedgerAccount
 from ledger.models import JournalEntry
-from ledger.services import LineSpec, journal_post, journal_reverse
+from ledger.services import LineSpec, journal_post, journal_post_many, journal_reverse
 
 _codes: dict[tuple[str, str], str] = {}
 
@@ -67,7 +67,8 @@ def _revenue_by_product(lines) -> dict[tuple[str, str], int]:
     return revenue
 
 
-def invoice_post_finalized(*, invoice, lines, actor=None, now=None) -> JournalEntry | None:
+def invoice_finalized_entry(*, invoice, lines, actor=None, now=None) -> dict | None:
+    """``journal_post``'s arguments for a finalized invoice; None when there is nothing to post."""
     item = f"invoice:{invoice.pk}"
     number = invoice.number
     entries: list[tuple[str, int, str, str, str]] = [
@@ -95,18 +96,42 @@ def invoice_post_finalized(*, invoice, lines, actor=None, now=None) -> JournalEn
         entries.append(
             (_code("receivables"), -invoice.credit_applied_minor, f"{number} credit used", "", item)
         )
-    return _post(
-        entry_date=invoice.issue_date,
-        memo=f"Invoice {number}",
-        lines=_signed_lines(entries, invoice.currency),
-        document_type="invoice",
-        document_id=str(invoice.pk),
-        document_number=number,
-        idempotency_key=f"invoice:{invoice.pk}:finalize",
-        actor=actor,
-        now=now,
-        party=f"account:{invoice.account_id}",
-    )
+    signed = _signed_lines(entries, invoice.currency)
+    if len(signed) < 2:
+        return None
+    return {
+        "entry_date": invoice.issue_date,
+        "memo": f"Invoice {number}",
+        "lines": signed,
+        "document_type": "invoice",
+        "document_id": str(invoice.pk),
+        "document_number": number,
+        "idempotency_key": f"invoice:{invoice.pk}:finalize",
+        "actor": actor,
+        "now": now,
+        "party": f"account:{invoice.account_id}",
+    }
+
+
+def invoice_post_finalized(*, invoice, lines, actor=None, now=None) -> JournalEntry | None:
+    entry = invoice_finalized_entry(invoice=invoice, lines=lines, actor=actor, now=now)
+    return None if entry is None else _post(**entry)
+
+
+def invoices_post_finalized(*, items, now=None) -> list[JournalEntry]:
+    """The finalize entries of many ``(invoice, lines)`` in a few statements (billing run)."""
+
+    def entries() -> list[dict]:
+        built = [invoice_finalized_entry(invoice=inv, lines=lines, now=now) for inv, lines in items]
+        return [entry for entry in built if entry is not None]
+
+    try:
+        return journal_post_many(entries=entries())
+    except UnknownLedgerAccount:
+        # A cached code whose row is gone (created in a transaction that was rolled back):
+        # nothing was written yet, so ask for the codes again and post once more.
+        _codes.clear()
+        return journal_post_many(entries=entries())
 
 
 def invoice_post_voided(*, invoice, actor=None, now=None) -> JournalEntry | None:

@@ -314,6 +314,50 @@ def _service_period(lines: list[InvoiceLine]) -> tuple[dt.date | None, dt.date |
     return first, last
 
 
+def finalized_fields(
+    *,
+    invoice: Invoice,
+    lines: list[InvoiceLine],
+    account: Account,
+    issue: dt.date,
+    rates: RateBook,
+    now: dt.datetime,
+) -> dict:
+    """The values finalization gives a draft whose lines are taxed (``apply_tax``), except its
+    number, credit and status. The billing run's batch writer uses it too, so an invoice comes
+    out the same whichever path finalizes it."""
+    groups = tax_breakdown((ln.tax_category, ln.tax_rate, ln.net_minor) for ln in lines)
+    net = sum(ln.net_minor for ln in lines)
+    tax = sum(g.tax_minor for g in groups)
+    if net + tax < 0:
+        label = f"#{invoice.pk}" if invoice.pk else invoice.billing_key
+        raise InvoiceNegative(f"draft {label} totals {net + tax} minor units")
+    language = pdf.language_of(account.language)
+    start, end = _service_period(lines)
+    return {
+        "issue_date": issue,
+        "due_date": issue + dt.timedelta(days=payment_terms_days()),
+        "service_period_start": invoice.service_period_start or start,
+        "service_period_end": invoice.service_period_end or end,
+        "language": language,
+        "customer_snapshot": customer_snapshot(account),
+        "seller_snapshot": seller_snapshot(),
+        "net_minor": net,
+        "tax_minor": tax,
+        "gross_minor": net + tax,
+        "tax_breakdown": [g.as_dict() for g in groups],
+        "tax_note": tax_notes(groups, rates=rates, language=language),
+        "finalized_at": now,
+    }
+
+
+def settled_fields(*, gross_minor: int, applied: int, now: dt.datetime) -> dict:
+    """Credit used and the status it leaves: PAID when nothing is left to pay."""
+    if gross_minor - applied == 0:
+        return {"credit_applied_minor": applied, "status": InvoiceStatus.PAID, "paid_at": now}
+    return {"credit_applied_minor": applied, "status": InvoiceStatus.OPEN}
+
+
 def invoice_finalize(
     *,
     invoice: Invoice,
@@ -337,39 +381,20 @@ def invoice_finalize(
         issue = issue_date or locked.issue_date or timezone.localdate(now)
         if rates is None or rates.on != issue:
             rates = RateBook(issue)
-        category = category_for(account.tax_status)
-        changed = apply_tax(lines, category=category, rates=rates)
-        groups = tax_breakdown((ln.tax_category, ln.tax_rate, ln.net_minor) for ln in lines)
-        net = sum(ln.net_minor for ln in lines)
-        tax = sum(g.tax_minor for g in groups)
-        if net + tax < 0:
-            raise InvoiceNegative(f"draft #{locked.pk} totals {net + tax} minor units")
+        changed = apply_tax(lines, category=category_for(account.tax_status), rates=rates)
+        fields = finalized_fields(
+            invoice=locked, lines=lines, account=account, issue=issue, rates=rates, now=now
+        )
         if changed:
             InvoiceLine.objects.bulk_update(changed, ["tax_category", "tax_rate"])
         balance = credit_balance(account_id=account.pk, currency=locked.currency)
-        applied = max(0, min(balance, net + tax))
-        language = pdf.language_of(account.language)
+        applied = max(0, min(balance, fields["gross_minor"]))
         series = invoice.series if invoice.series_id == locked.series_id else locked.series
         number, sequence = number_next(series=series, year=issue.year)
-        start, end = _service_period(lines)
-
-        locked.number, locked.sequence = number, sequence
-        locked.issue_date = issue
-        locked.due_date = issue + dt.timedelta(days=payment_terms_days())
-        locked.service_period_start = locked.service_period_start or start
-        locked.service_period_end = locked.service_period_end or end
-        locked.language = language
-        locked.customer_snapshot = customer_snapshot(account)
-        locked.seller_snapshot = seller_snapshot()
-        locked.net_minor, locked.tax_minor, locked.gross_minor = net, tax, net + tax
-        locked.tax_breakdown = [g.as_dict() for g in groups]
-        locked.tax_note = tax_notes(groups, rates=rates, language=language)
-        locked.credit_applied_minor = applied
-        locked.finalized_at = now
-        if net + tax - applied == 0:
-            locked.status, locked.paid_at = InvoiceStatus.PAID, now
-        else:
-            locked.status = InvoiceStatus.OPEN
+        fields.update(number=number, sequence=sequence)
+        fields.update(settled_fields(gross_minor=fields["gross_minor"], applied=applied, now=now))
+        for name, value in fields.items():
+            setattr(locked, name, value)
         locked.save()
         if applied:
             CustomerCreditTransaction.objects.create(
@@ -557,6 +582,11 @@ def invoices_render_pending(*, limit: int = 500) -> int:
 
 from invoices.billing import BillingRunResult, billing_run  # noqa: E402
 from invoices.credit_notes import CreditLine, credit_note_issue, credit_note_render_pdf  # noqa: E402
+from invoices.customer_credit import (  # noqa: E402
+    customer_credit_refund,
+    customer_credit_refund_reverse,
+    invoice_payment_reverse,
+)
 
 __all__ = [
     "BillingRunResult",
@@ -567,12 +597,15 @@ __all__ = [
     "credit_balance",
     "credit_note_issue",
     "credit_note_render_pdf",
+    "customer_credit_refund",
+    "customer_credit_refund_reverse",
     "invoice_add_line",
     "invoice_add_lines",
     "invoice_create_draft",
     "invoice_finalize",
     "invoice_mark_paid",
     "invoice_mark_uncollectible",
+    "invoice_payment_reverse",
     "invoice_render_pdf",
     "invoice_void",
     "invoices_render_pending",

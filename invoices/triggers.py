@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pgtrigger
 
-from invoices.choices import INVOICE_TRANSITIONS, InvoiceStatus
+from invoices.choices import INVOICE_TRANSITIONS, REOPENING_TRANSITIONS, InvoiceStatus
 
 # Columns that may still change on a finalized invoice: its settlement and its (once-only) PDF.
 INVOICE_MUTABLE_COLUMNS = (
@@ -82,13 +82,14 @@ def _row(prefix: str, columns: tuple[str, ...]) -> str:
     return "ROW(" + ", ".join(f"{prefix}.{c}" for c in columns) + ")"
 
 
-def _transition_pairs() -> str:
+def _transition_pairs(*, reopening: bool = False) -> str:
     pairs = [
         f"('{old}', '{new}')"
         for old, targets in INVOICE_TRANSITIONS.items()
         for new in sorted(targets)
+        if ((old, new) in REOPENING_TRANSITIONS) == reopening
     ]
-    return ", ".join(pairs)
+    return ", ".join(pairs) or "('', '')"  # SQL has no empty IN list
 
 
 _INVOICE_FUNC = f"""
@@ -100,7 +101,9 @@ BEGIN
         RETURN OLD;
     END IF;
     IF NEW.status IS DISTINCT FROM OLD.status
-       AND (OLD.status::text, NEW.status::text) NOT IN ({_transition_pairs()}) THEN
+       AND (OLD.status::text, NEW.status::text) NOT IN ({_transition_pairs()})
+       AND NOT ((OLD.status::text, NEW.status::text) IN ({_transition_pairs(reopening=True)})
+                AND NEW.amount_paid_minor < OLD.amount_paid_minor) THEN
         RAISE EXCEPTION 'invoice status cannot change from % to %', OLD.status, NEW.status;
     END IF;
     IF OLD.status <> '{InvoiceStatus.DRAFT}' THEN

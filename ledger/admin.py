@@ -5,6 +5,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from simple_history.admin import SimpleHistoryAdmin
 
+from common.admin import FastAdminMixin
 from common.money import Money
 from ledger.models import JournalEntry, JournalLine, LedgerAccount
 
@@ -55,7 +56,7 @@ class JournalLineInline(_ReadOnly, admin.TabularInline):
 
 
 @admin.register(JournalEntry)
-class JournalEntryAdmin(_ReadOnly, admin.ModelAdmin):
+class JournalEntryAdmin(_ReadOnly, FastAdminMixin, admin.ModelAdmin):
     list_display = (
         "id",
         "entry_date",
@@ -69,14 +70,15 @@ class JournalEntryAdmin(_ReadOnly, admin.ModelAdmin):
     list_filter = ("document_type", "entry_date")
     search_fields = ("=document_number", "=document_id", "=party", "=idempotency_key")
     date_hierarchy = "entry_date"
-    show_full_result_count = False
+    # Posting order, newest first: keyset paging by id. A date period orders by entry date.
+    ordering = ("-id",)
     list_select_related = ("reversal_of",)
     inlines = [JournalLineInline]
     readonly_fields = [f.name for f in JournalEntry._meta.fields]
 
 
 @admin.register(JournalLine)
-class JournalLineAdmin(_ReadOnly, admin.ModelAdmin):
+class JournalLineAdmin(_ReadOnly, FastAdminMixin, admin.ModelAdmin):
     list_display = (
         "entry_link",
         "entry_date",
@@ -93,7 +95,7 @@ class JournalLineAdmin(_ReadOnly, admin.ModelAdmin):
     list_filter = ("account",)
     search_fields = ("=entry__document_number", "=open_item")
     date_hierarchy = "entry__entry_date"
-    show_full_result_count = False
+    ordering = ("-id",)
     list_select_related = ("entry", "account")
     readonly_fields = [f.name for f in JournalLine._meta.fields]
 

@@ -131,6 +131,7 @@ class JournalEntry(models.Model):
             models.Index(fields=["document_type", "document_id"]),
             models.Index(fields=["document_number"]),
             models.Index(fields=["party"]),
+            models.Index(fields=["document_id"], name="journal_entry_document_id"),
         ]
         triggers = [_APPEND_ONLY, _ENTRY_HAS_LINES]
 
@@ -169,6 +170,7 @@ class JournalLine(models.Model):
         indexes = [
             models.Index(fields=["account", "currency"]),
             models.Index(fields=["account", "open_item"]),
+            models.Index(fields=["open_item"], name="journal_line_open_item"),
         ]
         triggers = [_APPEND_ONLY, _ENTRY_BALANCED]
 

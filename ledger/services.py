@@ -21,7 +21,7 @@ from ledger.exceptions import (
 )
 from ledger.models import JournalEntry, JournalLine, LedgerAccount
 
-__all__ = ["LineSpec", "journal_post", "journal_reverse"]
+__all__ = ["LineSpec", "journal_post", "journal_post_many", "journal_reverse"]
 
 
 @dataclass(frozen=True)
@@ -156,6 +156,87 @@ def journal_post(
             raise
         return existing
     return entry
+
+
+def journal_post_many(*, entries: list[dict]) -> list[JournalEntry]:
+    """Post many entries (each a dict of ``journal_post``'s arguments) in three statements.
+
+    Every entry is checked as ``journal_post`` checks it before anything is written; one bad
+    entry refuses them all. An entry whose idempotency key exists already, or a concurrent
+    post of the same key, takes ``journal_post``'s path (the entry posted before is returned).
+    """
+    prepared = []
+    for kwargs in entries:
+        kwargs = dict(kwargs)
+        key = kwargs.get("idempotency_key")
+        if not key:
+            raise InvalidJournalLine("An idempotency key is required.")
+        entry_date = kwargs["entry_date"]
+        if not isinstance(entry_date, dt.date) or isinstance(entry_date, dt.datetime):
+            raise InvalidJournalLine("entry_date must be a date.")
+        if not kwargs.get("document_type") or not kwargs.get("document_id"):
+            raise InvalidJournalLine("An entry must name the document that caused it.")
+        kwargs["lines"] = lines = list(kwargs["lines"])
+        if len(lines) < 2:
+            raise InvalidJournalLine("An entry needs at least two lines.")
+        for index, line in enumerate(lines):
+            _check_line(index, line)
+        _check_balanced(lines)
+        prepared.append(kwargs)
+    keys = [kwargs["idempotency_key"] for kwargs in prepared]
+    if (
+        len(set(keys)) != len(keys)
+        or JournalEntry.objects.filter(idempotency_key__in=keys).exists()
+    ):
+        return [journal_post(**kwargs) for kwargs in prepared]
+    codes = {line.account for kwargs in prepared for line in kwargs["lines"]}
+    accounts = {a.code: a.pk for a in LedgerAccount.objects.filter(code__in=codes)}
+    missing = sorted(codes - set(accounts))
+    if missing:
+        raise UnknownLedgerAccount(
+            f"No ledger account with code {', '.join(missing)}; use ledger.chart.code().",
+            codes=missing,
+        )
+    user_model = get_user_model()
+    try:
+        with transaction.atomic():
+            created = JournalEntry.objects.bulk_create(
+                [
+                    JournalEntry(
+                        entry_date=kwargs["entry_date"],
+                        posted_at=kwargs.get("now") or timezone.now(),
+                        memo=kwargs["memo"][:300],
+                        document_type=kwargs["document_type"],
+                        document_id=str(kwargs["document_id"]),
+                        document_number=kwargs.get("document_number", ""),
+                        party=kwargs.get("party", ""),
+                        idempotency_key=kwargs["idempotency_key"],
+                        actor=kwargs.get("actor")
+                        if isinstance(kwargs.get("actor"), user_model)
+                        else None,
+                        reversal_of=kwargs.get("reversal_of"),
+                    )
+                    for kwargs in prepared
+                ]
+            )
+            JournalLine.objects.bulk_create(
+                JournalLine(
+                    entry_id=entry.pk,
+                    account_id=accounts[line.account],
+                    debit_minor=line.debit_minor,
+                    credit_minor=line.credit_minor,
+                    currency=line.currency,
+                    text=line.text[:300],
+                    tax_code=line.tax_code,
+                    open_item=line.open_item or f"{entry.document_type}:{entry.document_id}",
+                )
+                for entry, kwargs in zip(created, prepared, strict=True)
+                for line in kwargs["lines"]
+            )
+    except IntegrityError:
+        # A concurrent post took one of the keys: settle entry by entry.
+        return [journal_post(**kwargs) for kwargs in prepared]
+    return created
 
 
 def _existing(key: str, document_type: str, document_id: str, lines) -> JournalEntry | None:

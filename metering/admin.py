@@ -1,25 +1,22 @@
 """Records screens for meters and usage events (the event table has tens of millions of rows).
 
-The event changelist never counts: the paginator reports the planner's estimate (``reltuples``
-when unfiltered, ``EXPLAIN`` rows when filtered) and pages by slicing without truncating to it.
+The event changelist is ``common.admin.FastAdminMixin``: estimated or capped counts, keyset
+paging by ``-id``; the meter filter has its ``(meter_id, -id)`` index.
 Search takes an account (``123`` or ``ext:org_42``), optionally followed by an event id; both
 are served by the unique (account_id, event_id) index.
 """
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.paginator import Page, Paginator
-from django.db import connection
 from django.shortcuts import render
-from django.utils.functional import cached_property
 from simple_history.admin import SimpleHistoryAdmin
 
 from accounts.models import Account
+from common.admin import FastAdminMixin
 from metering.models import Meter, UsageEvent
 from metering.selectors import month_bounds
 from metering.services import usage_events_void
@@ -38,41 +35,6 @@ class MeterAdmin(SimpleHistoryAdmin):
     @admin.display(description="price")
     def price_display(self, meter):
         return getattr(meter, "price", None) or "—"
-
-
-class EstimatedCountPaginator(Paginator):
-    """Never runs COUNT(*): pages are slices, the total is the planner's estimate."""
-
-    @cached_property
-    def count(self) -> int:
-        qs = self.object_list
-        if not qs.query.where:
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    "SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass",
-                    [qs.model._meta.db_table],
-                )
-                row = cursor.fetchone()
-            return max(int(row[0]) if row else 0, 0)
-        sql, params = qs.query.sql_with_params()
-        with connection.cursor() as cursor:
-            cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
-            plan = cursor.fetchone()[0]
-        if isinstance(plan, str):
-            plan = json.loads(plan)
-        return int(plan[0]["Plan"]["Plan Rows"])
-
-    def validate_number(self, number):
-        try:
-            number = int(number)
-        except (TypeError, ValueError):
-            number = 1
-        return max(number, 1)
-
-    def page(self, number):
-        number = self.validate_number(number)
-        bottom = (number - 1) * self.per_page
-        return Page(self.object_list[bottom : bottom + self.per_page], number, self)
 
 
 class PeriodFilter(admin.SimpleListFilter):
@@ -103,14 +65,12 @@ class VoidForm(forms.Form):
 
 
 @admin.register(UsageEvent)
-class UsageEventAdmin(admin.ModelAdmin):
+class UsageEventAdmin(FastAdminMixin, admin.ModelAdmin):
     list_display = ["event_id", "account", "meter", "ts", "quantity", "received_at", "voided_at"]
     list_filter = ["meter", PeriodFilter]
     list_select_related = ["account", "meter"]
     search_fields = ["event_id"]  # handled by get_search_results
     search_help_text = "An account (123 or ext:org_42), optionally followed by an event id."
-    show_full_result_count = False
-    paginator = EstimatedCountPaginator
     ordering = ["-id"]
     list_per_page = 50
     actions = ["void_events"]

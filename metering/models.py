@@ -126,6 +126,8 @@ class UsageEvent(models.Model):
                 name="usage_event_aggregation",
             ),
             BrinIndex(fields=["ts"], name="usage_event_ts_brin"),
+            # The admin's meter filter, in the list's order (costs one more index per insert).
+            models.Index(fields=["meter", "-id"], name="usage_event_meter_id"),
         ]
 
     def __str__(self) -> str:

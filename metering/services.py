@@ -9,7 +9,13 @@ from datetime import datetime
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from metering.billing import UsageLine, usage_lines_for, usage_mark_billed
+from metering.billing import (
+    UsageLine,
+    usage_lines_for,
+    usage_lines_for_many,
+    usage_mark_billed,
+    usage_mark_billed_many,
+)
 from metering.choices import VALUE_AGGREGATIONS, Aggregation, VoidStatus
 from metering.exceptions import BatchTooLarge, MeterInvalid
 from metering.ingest import (
@@ -28,7 +34,9 @@ __all__ = [
     "usage_events_ingest",
     "usage_events_void",
     "usage_lines_for",
+    "usage_lines_for_many",
     "usage_mark_billed",
+    "usage_mark_billed_many",
     "UsageLine",
 ]
 

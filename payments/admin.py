@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.db.models import Q
+from django.db.models.functions import Upper
 
+from accounts.models import Account
+from common.admin import FastAdminMixin
+from invoices.models import Invoice
 from payments.models import (
     Payment,
     PaymentEvent,
@@ -44,7 +49,7 @@ class RefundInline(ReadOnlyMixin, admin.TabularInline):
 
 
 @admin.register(Payment)
-class PaymentAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class PaymentAdmin(ReadOnlyMixin, FastAdminMixin, admin.ModelAdmin):
     list_display = [
         "id",
         "created_at",
@@ -58,22 +63,41 @@ class PaymentAdmin(ReadOnlyMixin, admin.ModelAdmin):
         "decline_code",
     ]
     list_filter = ["status", "provider", "currency", "method"]
-    search_fields = [
-        "=psp_payment_id",
-        "=attempt_key",
-        "account__legal_name",
-        "=invoice__number",
-        "=reference",
-    ]
+    search_fields = ["=psp_payment_id", "=attempt_key", "=invoice__number", "=reference"]
+    search_help_text = (
+        "A PSP payment id, attempt key, invoice number, transfer reference, or the start of "
+        "the account name."
+    )
     list_select_related = ["account", "invoice"]
-    show_full_result_count = False
     date_hierarchy = "created_at"
+    ordering = ["-id"]
     inlines = [RefundInline, PaymentEventInline]
     readonly_fields = [f.name for f in Payment._meta.fields]
 
+    def get_search_results(self, request, queryset, search_term):
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        # Literal id lists for the account name and the invoice number keep every branch of
+        # the OR on an index of the payment table (no join, no subplan per row).
+        account_ids = list(
+            Account.objects.annotate(name_upper=Upper("legal_name"))
+            .filter(name_upper__startswith=term.upper())
+            .order_by()
+            .values_list("pk", flat=True)[:200]
+        )
+        invoice_ids = list(Invoice.objects.filter(number=term).values_list("pk", flat=True))
+        return queryset.filter(
+            Q(psp_payment_id=term)
+            | Q(attempt_key=term)
+            | Q(reference=term)
+            | Q(invoice_id__in=invoice_ids)
+            | Q(account_id__in=account_ids)
+        ), False
+
 
 @admin.register(Refund)
-class RefundAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class RefundAdmin(ReadOnlyMixin, FastAdminMixin, admin.ModelAdmin):
     list_display = [
         "id",
         "created_at",
@@ -89,7 +113,7 @@ class RefundAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_filter = ["status", "origin", "reason", "provider", "currency"]
     search_fields = ["=psp_refund_id", "=attempt_key", "=payment__psp_payment_id"]
     list_select_related = ["payment", "requested_by", "approval"]
-    show_full_result_count = False
+    ordering = ["-id"]
     readonly_fields = [f.name for f in Refund._meta.fields]
 
 
@@ -109,7 +133,7 @@ class FailedFilter(admin.SimpleListFilter):
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class WebhookDeliveryAdmin(ReadOnlyMixin, FastAdminMixin, admin.ModelAdmin):
     list_display = [
         "id",
         "received_at",
@@ -123,7 +147,8 @@ class WebhookDeliveryAdmin(ReadOnlyMixin, admin.ModelAdmin):
     ]
     list_filter = [FailedFilter, "status", "provider", "kind"]
     search_fields = ["=dedup_key", "=object_id"]
-    show_full_result_count = False
+    list_select_related = False  # no relations listed
+    ordering = ["-id"]
     readonly_fields = [f.name for f in WebhookDelivery._meta.fields]
     actions = ["reprocess"]
 

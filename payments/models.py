@@ -102,6 +102,13 @@ class Payment(models.Model):
         indexes = [
             models.Index(fields=["status", "updated_at"]),
             models.Index(fields=["account", "-created_at"]),
+            # Admin filters and searches; ``(filter, -id)`` walks in the list's order.
+            models.Index(fields=["status", "-id"], name="payment_status_id"),
+            models.Index(fields=["provider", "-id"], name="payment_provider_id"),
+            models.Index(fields=["currency", "-id"], name="payment_currency_id"),
+            models.Index(fields=["method", "-id"], name="payment_method_id"),
+            models.Index(fields=["psp_payment_id"], name="payment_psp_payment_id"),
+            models.Index(fields=["reference"], name="payment_reference"),
         ]
 
     def __str__(self) -> str:
@@ -189,7 +196,16 @@ class Refund(models.Model):
             ),
             models.CheckConstraint(condition=Q(amount_minor__gt=0), name="refund_amount_pos"),
         ]
-        indexes = [models.Index(fields=["status", "updated_at"])]
+        indexes = [
+            models.Index(fields=["status", "updated_at"]),
+            # Admin filters and searches; ``(filter, -id)`` walks in the list's order.
+            models.Index(fields=["status", "-id"], name="refund_status_id"),
+            models.Index(fields=["origin", "-id"], name="refund_origin_id"),
+            models.Index(fields=["reason", "-id"], name="refund_reason_id"),
+            models.Index(fields=["provider", "-id"], name="refund_provider_id"),
+            models.Index(fields=["currency", "-id"], name="refund_currency_id"),
+            models.Index(fields=["psp_refund_id"], name="refund_psp_refund_id"),
+        ]
 
     def __str__(self) -> str:
         return f"Refund #{self.pk} {self.amount_minor} {self.currency} {self.status}"
@@ -238,6 +254,13 @@ class WebhookDelivery(models.Model):
             ),
             models.Index(fields=["status", "-received_at"]),
             models.Index(fields=["object_id"]),
+            # Admin filters and searches.
+            models.Index(fields=["provider", "-id"], name="webhook_provider_id"),
+            models.Index(fields=["kind", "-id"], name="webhook_kind_id"),
+            models.Index(fields=["dedup_key"], name="webhook_dedup_key"),
+            models.Index(
+                fields=["-id"], condition=Q(signature_valid=False), name="webhook_bad_signature"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
+from django.db import transaction
 from django.utils import timezone
 
 logger = logging.getLogger(__name__)
@@ -93,8 +94,14 @@ def post_payment_received(payment, *, now=None, actor=None) -> None:
     )
 
 
+def invoice_payment_reference(payment) -> str:
+    """The reference a payment was recorded with on its invoice (``invoice_mark_paid``)."""
+    return payment.psp_payment_id or payment.reference or payment.attempt_key
+
+
 def post_payment_reversed(payment, *, now=None) -> None:
-    """The PSP took a paid payment back (settlement declined): undo the receipt."""
+    """The PSP took a paid payment back (settlement declined): undo the receipt, and make the
+    invoice owe the amount again (PAID goes back to OPEN)."""
     _, LineSpec, _ = _ledger()
     counter, open_item = _counter_account(payment)
     amount, currency = payment.amount_minor, payment.currency
@@ -110,6 +117,16 @@ def post_payment_reversed(payment, *, now=None) -> None:
             LineSpec(account=_cash_account(payment), credit_minor=amount, currency=currency),
         ],
     )
+    if payment.invoice_id:
+        from invoices.services import invoice_payment_reverse
+
+        invoice_payment_reverse(
+            invoice=payment.invoice,
+            amount_minor=amount,
+            reference=invoice_payment_reference(payment),
+            reason=f"{payment.provider} declined payment #{payment.pk} at settlement",
+            now=now,
+        )
 
 
 def post_fee(
@@ -145,13 +162,15 @@ def post_fee(
 
 def _refund_debit_account(refund) -> str:
     chart, _, _ = _ledger()
-    # With a credit note the invoice side (revenue, VAT) is corrected by the credit note, which
-    # leaves the amount as customer credit; the refund pays that credit out.
-    return chart.code("customer_credit" if refund.credit_note_ref else "refunds")
+    # Always the refunds account. With a credit note the invoice side (revenue, VAT) is
+    # corrected by the credit note, which leaves the amount as customer credit; invoices pays
+    # that credit out with Dr customer credit / Cr refunds (``customer_credit_paid_out``), so
+    # for such a refund the refunds account nets to zero and customer credit is used up.
+    return chart.code("refunds")
 
 
 def post_refund_sent(refund, *, now=None) -> None:
-    """Dr refunds (or customer credit) / Cr PSP clearing."""
+    """Dr refunds / Cr PSP clearing."""
     _, LineSpec, _ = _ledger()
     payment = refund.payment
     _post(
@@ -177,6 +196,8 @@ def post_refund_sent(refund, *, now=None) -> None:
 
 
 def post_refund_reversed(refund, *, now=None) -> None:
+    """The PSP failed a refund we had posted: the cash comes back, and customer credit the
+    refund had paid out is the customer's again."""
     _, LineSpec, _ = _ledger()
     payment = refund.payment
     _post(
@@ -199,6 +220,15 @@ def post_refund_reversed(refund, *, now=None) -> None:
             ),
         ],
     )
+    if refund.credit_note_ref:
+        from invoices.services import customer_credit_refund_reverse
+
+        customer_credit_refund_reverse(
+            account=payment.account_id,
+            currency=refund.currency,
+            reference=_refund_reference(refund),
+            now=now,
+        )
 
 
 def post_payout(payout, *, now=None) -> None:
@@ -278,18 +308,53 @@ def credit_note_issue(*, invoice, amount_minor: int, reason: str, actor) -> str:
     return str(getattr(note, "number", "") or note.pk)
 
 
+def _refund_reference(refund) -> str:
+    return f"refund:{refund.pk}"
+
+
+def _credit_share(*, invoice, amount_minor: int, reference: str) -> int:
+    """How much of a refund the credit note issued with it left as customer credit: a note on
+    an invoice still partly unpaid reduced what was owed instead, and that part pays out
+    nothing."""
+    from invoices.models import CreditNote
+    from payments.models import Refund
+
+    refund_id = reference.removeprefix("refund:")
+    note_ref = (
+        Refund.objects.filter(pk=int(refund_id)).values_list("credit_note_ref", flat=True).first()
+        if refund_id.isdigit()
+        else None
+    )
+    note = (
+        CreditNote.objects.filter(invoice_id=invoice.pk, number=note_ref).first()
+        if note_ref
+        else None
+    )
+    if note is None:
+        return amount_minor
+    return min(amount_minor, note.to_customer_credit_minor)
+
+
 def customer_credit_paid_out(*, invoice, amount_minor: int, reference: str) -> bool:
     """The credit note of a refund left the amount as customer credit; the refund pays it out,
-    so the credit must not stay usable on the next invoice. Needs invoices'
-    ``customer_credit_refund``; False when that is not available (reported on the refund)."""
+    so the credit must not stay usable on the next invoice (invoices posts Dr customer credit /
+    Cr refunds). False when the credit could not be paid out (reported on the refund); the
+    refund then stays an ordinary one and the credit stays the customer's."""
+    from common.exceptions import PaydeskError
+    from invoices.services import customer_credit_refund
+
+    share = _credit_share(invoice=invoice, amount_minor=amount_minor, reference=reference)
+    if share <= 0:
+        return True
     try:
-        from invoices.services import customer_credit_refund
-    except ImportError:
+        with transaction.atomic():
+            customer_credit_refund(
+                account=invoice.account_id,
+                currency=invoice.currency,
+                amount_minor=share,
+                reference=reference,
+            )
+    except PaydeskError:
+        logger.exception("customer credit for %s not paid out", reference)
         return False
-    customer_credit_refund(
-        account_id=invoice.account_id,
-        currency=invoice.currency,
-        amount_minor=amount_minor,
-        reference=reference,
-    )
     return True

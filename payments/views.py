@@ -1,4 +1,5 @@
-"""Staff screens: a payment, the refund form, the accountants' reconciliation."""
+"""Staff screens: a payment, the refund form, recording a bank transfer, the accountants'
+reconciliation."""
 
 from __future__ import annotations
 
@@ -8,11 +9,12 @@ from django.core.exceptions import PermissionDenied
 from django.http import StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 
 from common.exceptions import PaydeskError
 from common.money import Money
 from common.templatetags.money import money as money_filter
-from payments.forms import RefundForm
+from payments.forms import BankTransferForm, InvoiceLookupForm, RefundForm
 from payments.models import Payment, ReconciliationReport
 from payments.refunds import APPROVAL_ACTION, refund_request, refundable_minor
 from payments.selectors import reconciliation_csv_rows, reconciliation_reports
@@ -109,6 +111,81 @@ def refund_done(request, pk: int, refund_pk: int):
             "payment": payment,
             "refund": refund,
             "amount_text": _money(refund.amount_minor, refund.currency, request),
+        },
+    )
+
+
+@login_required
+@permission_required("payments.record_manual_payment", raise_exception=True)
+def bank_transfer_record(request):
+    """Find the invoice by its number, then record the transfer against it: the amount is
+    prefilled with what is due, the date with today."""
+    from django.utils import timezone
+
+    from invoices.selectors import invoice_amount_due
+    from payments.services import payment_record_manual
+
+    if request.method == "POST":
+        form = BankTransferForm(request.POST)
+        if form.is_valid():
+            invoice = form.cleaned_data["invoice"]
+            try:
+                payment = payment_record_manual(
+                    invoice=invoice,
+                    amount_minor=form.cleaned_data["amount_minor"],
+                    reference=form.cleaned_data["reference"],
+                    received_on=form.cleaned_data["received_on"],
+                    actor=request.user,
+                )
+            except PaydeskError as exc:
+                form.add_error(None, str(exc))
+            else:
+                invoice.refresh_from_db()
+                due = invoice_amount_due(invoice)
+                amount = _money(payment.amount_minor, payment.currency, request)
+                if due:
+                    text = _("%(amount)s recorded for %(number)s; %(due)s is still due.") % {
+                        "amount": amount,
+                        "number": invoice.number,
+                        "due": _money(due, invoice.currency, request),
+                    }
+                else:
+                    text = _("%(amount)s recorded for %(number)s; the invoice is paid.") % {
+                        "amount": amount,
+                        "number": invoice.number,
+                    }
+                messages.success(request, text)
+                return redirect(reverse("payments:bank_transfer"))
+        return _bank_transfer_page(request, form=form, invoice=form.cleaned_data.get("invoice"))
+    lookup = InvoiceLookupForm(request.GET) if request.GET.get("invoice") else None
+    if lookup is None or not lookup.is_valid():
+        return _bank_transfer_page(request, form=lookup or InvoiceLookupForm(), invoice=None)
+    invoice = lookup.cleaned_data["invoice"]
+    due = invoice_amount_due(invoice)
+    form = BankTransferForm(
+        initial={
+            "invoice": invoice.number,
+            "amount": Money(due, invoice.currency).to_decimal(),
+            "received_on": timezone.localdate(),
+        }
+    )
+    return _bank_transfer_page(request, form=form, invoice=invoice)
+
+
+def _bank_transfer_page(request, *, form, invoice):
+    from invoices.selectors import invoice_amount_due
+
+    due = invoice_amount_due(invoice) if invoice is not None else None
+    return render(
+        request,
+        "payments/bank_transfer.html",
+        {
+            "form": form,
+            "invoice": invoice,
+            "due_text": _money(due, invoice.currency, request) if invoice is not None else "",
+            "gross_text": (
+                _money(invoice.gross_minor, invoice.currency, request) if invoice else ""
+            ),
         },
     )
 

@@ -89,6 +89,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         *_view(*BUSINESS_MODELS_READ),
         *_view("ledger.ledgeraccount", "ledger.journalentry", "ledger.journalline"),
         *_crud("accounts.account", "catalog.product", "catalog.plan", "catalog.price"),
+        "catalog.change_subscription",
         *_crud("invoices.invoice", "invoices.creditnote"),
         "invoices.finalize_invoice",
         "invoices.void_invoice",

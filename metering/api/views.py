@@ -5,17 +5,29 @@ from __future__ import annotations
 import json
 
 from django.conf import settings
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import pagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from common.api.schema import COMMON_PROBLEMS, problems
 from common.exceptions import ValidationFailed
 from metering.exceptions import BodyTooLarge, MeterInvalid
 from metering.models import Meter
 from metering.selectors import account_by_ref, month_bounds, usage_preview
 from metering.services import meter_create, usage_events_ingest, usage_events_void
 
-from .serializers import MeterCreateSerializer, MeterSerializer, VoidSerializer
+from .serializers import (
+    MeterCreateSerializer,
+    MeterPageSerializer,
+    MeterSerializer,
+    UsageEventBatchResultSerializer,
+    UsageEventBatchSerializer,
+    UsagePreviewSerializer,
+    VoidRequestSerializer,
+    VoidResultSerializer,
+    VoidSerializer,
+)
 
 DEFAULT_MAX_BODY_BYTES = 5 * 1024 * 1024
 
@@ -67,6 +79,14 @@ class MetersView(APIView):
     required_scopes = {"GET": "meters:read", "POST": "meters:write"}
     staff_permissions = {"GET": "metering.view_meter", "POST": "metering.add_meter"}
 
+    @extend_schema(
+        operation_id="meter_list",
+        summary="List the meters",
+        parameters=[
+            OpenApiParameter("cursor", str, description="from the previous page's next/previous")
+        ],
+        responses={200: MeterPageSerializer, **problems(*COMMON_PROBLEMS)},
+    )
     def get(self, request):
         paginator = MeterPagination()
         meters = Meter.objects.all()
@@ -75,6 +95,12 @@ class MetersView(APIView):
         page = paginator.paginate_queryset(meters, request, view=self)
         return paginator.get_paginated_response(MeterSerializer(page, many=True).data)
 
+    @extend_schema(
+        operation_id="meter_create",
+        summary="Create a meter",
+        request=MeterCreateSerializer,
+        responses={201: MeterSerializer, **problems(400, *COMMON_PROBLEMS, 409, 422)},
+    )
     def post(self, request):
         data = MeterCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -98,6 +124,20 @@ def _price_by_code(code: str):
 class UsageEventsView(APIView):
     required_scopes = {"POST": "usage:write"}
 
+    @extend_schema(
+        operation_id="usage_events_ingest",
+        summary="Send a batch of usage events (up to 1,000)",
+        description=(
+            "Each event is stored exactly once per (account, id); the answer says per event, "
+            "in request order, whether it was accepted, a duplicate, or rejected (with a code). "
+            "A rejected event does not fail the batch."
+        ),
+        request=UsageEventBatchSerializer,
+        responses={
+            200: UsageEventBatchResultSerializer,
+            **problems(400, *COMMON_PROBLEMS, 413, 422),
+        },
+    )
     def post(self, request):
         body = _read_json_body(request)
         events = body.get("events") if isinstance(body, dict) else None
@@ -109,6 +149,12 @@ class UsageEventsView(APIView):
 class UsageEventsVoidView(APIView):
     required_scopes = {"POST": "usage:write"}
 
+    @extend_schema(
+        operation_id="usage_events_void",
+        summary="Void usage events (remove them from billing)",
+        request=VoidRequestSerializer,
+        responses={200: VoidResultSerializer, **problems(400, *COMMON_PROBLEMS, 422)},
+    )
     def post(self, request):
         data = VoidSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -125,6 +171,22 @@ class AccountUsageView(APIView):
     required_scopes = {"GET": "usage:read"}
     staff_permissions = {"GET": "metering.view_usageevent"}
 
+    @extend_schema(
+        operation_id="account_usage",
+        summary="An account's usage in a month so far, per meter and day",
+        parameters=[
+            OpenApiParameter(
+                "ref", str, OpenApiParameter.PATH, description="our id, or ext:<external id>"
+            ),
+            OpenApiParameter(
+                "period", str, description="the month, e.g. 2026-10 (default: the current one)"
+            ),
+        ],
+        responses={
+            200: OpenApiResponse(UsagePreviewSerializer),
+            **problems(*COMMON_PROBLEMS, 404, 422),
+        },
+    )
     def get(self, request, ref: str):
         account = account_by_ref(ref)
         period = request.query_params.get("period")

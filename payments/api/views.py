@@ -7,11 +7,13 @@ role's permission and refund limit apply, and above the limit the refund waits f
 
 from __future__ import annotations
 
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from common.api.authentication import ApiKeyPrincipal
 from common.api.idempotency import idempotent
+from common.api.schema import COMMON_PROBLEMS, IDEMPOTENCY_KEY, problems
 from common.exceptions import PermissionDenied
 from payments.api.serializers import PaymentSerializer, RefundCreateSerializer, RefundSerializer
 from payments.choices import RefundStatus
@@ -36,10 +38,19 @@ def _payment(pk: int) -> Payment:
     return payment
 
 
+PAYMENT_ID = OpenApiParameter("id", int, OpenApiParameter.PATH, description="the payment id")
+
+
 class PaymentDetailView(APIView):
     required_scopes = {"GET": "payments:read"}
     staff_permissions = {"GET": "payments.view_payment"}
 
+    @extend_schema(
+        operation_id="payment_retrieve",
+        summary="Read a payment",
+        parameters=[PAYMENT_ID],
+        responses={200: PaymentSerializer, **problems(*COMMON_PROBLEMS, 404)},
+    )
     def get(self, request, pk: int):
         return Response(PaymentSerializer(_payment(pk)).data)
 
@@ -48,6 +59,21 @@ class RefundCreateView(APIView):
     required_scopes = {"POST": "payments:write"}
     staff_permissions = {"POST": "payments.issue_refund"}
 
+    @extend_schema(
+        operation_id="payment_refund_create",
+        summary="Refund a payment, fully or in part",
+        parameters=[PAYMENT_ID, IDEMPOTENCY_KEY],
+        request=RefundCreateSerializer,
+        responses={
+            201: OpenApiResponse(RefundSerializer, description="The refund is on its way."),
+            202: OpenApiResponse(
+                RefundSerializer,
+                description="Above the key owner's refund limit: the refund waits for approval "
+                "(status AWAITING_APPROVAL, see approval_id).",
+            ),
+            **problems(400, *COMMON_PROBLEMS, 404, 409, 422, 503),
+        },
+    )
     @idempotent
     def post(self, request, pk: int):
         serializer = RefundCreateSerializer(data=request.data)
