@@ -17,6 +17,7 @@ from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
+from common.money import Money
 from payments import posting
 from payments.choices import (
     PSP_REFUND_REASON,
@@ -204,8 +205,8 @@ def refund_request(
                 action=APPROVAL_ACTION,
                 subject_type="payments.refund",
                 subject_id=str(refund.pk),
-                summary=f"Refund {amount_minor} {payment.currency} (minor units) of payment "
-                f"#{payment.pk}",
+                summary=f"Refund {Money(amount_minor, payment.currency)} of payment "
+                f"#{payment.pk} to {payment.account.legal_name}",
                 reason=note or reason.label,
                 requested_by=actor,
                 amount_minor=amount_minor,
