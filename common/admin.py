@@ -25,6 +25,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.contrib import admin
+from django.contrib.admin import helpers
 from django.contrib.admin.views.main import ALL_VAR, ChangeList
 from django.core.exceptions import ValidationError
 from django.core.paginator import Page, Paginator
@@ -34,6 +35,8 @@ from django.template.loader import select_template
 from django.utils import timezone
 from django.utils.formats import number_format
 from django.utils.functional import cached_property
+from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 
 CURSOR_VAR = "cursor"
@@ -234,6 +237,17 @@ class FastAdminMixin:
 
     def get_changelist(self, request, **kwargs):
         return FastChangeList
+
+    @admin.display(description=mark_safe('<input type="checkbox" id="action-toggle">'))
+    def action_checkbox(self, obj):
+        # Django renders each row's checkbox through the form-widget templates, a quarter of
+        # a 100-row page's time; the markup is fixed, so write it directly.
+        return format_html(
+            '<input type="checkbox" name="{}" value="{}" class="action-select" aria-label="{}">',
+            helpers.ACTION_CHECKBOX_NAME,
+            obj.pk,
+            _("Select this object for an action - %(obj)s") % {"obj": obj},
+        )
 
     def get_queryset(self, request):
         queryset = super().get_queryset(request)._chain()

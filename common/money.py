@@ -15,6 +15,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
 from fractions import Fraction
 from functools import lru_cache
 
+from babel import Locale
 from babel.numbers import format_currency, get_currency_precision, list_currencies
 
 from common.exceptions import PaydeskError
@@ -239,10 +240,7 @@ class Money:
         between amount and symbol, so an amount never wraps away from its currency.
         """
         return format_currency(
-            self.to_decimal(),
-            self.currency,
-            locale=locale.replace("-", "_"),
-            currency_digits=True,
+            self.to_decimal(), self.currency, locale=_locale(locale), currency_digits=True
         )
 
     def __str__(self) -> str:
@@ -358,3 +356,9 @@ def _round_half_up(value: Fraction) -> int:
     if 2 * rest >= magnitude.denominator:
         whole += 1
     return whole if value >= 0 else -whole
+
+
+@lru_cache(maxsize=64)
+def _locale(name: str) -> Locale:
+    # Parsing the locale identifier dominates formatting in long lists; parse each once.
+    return Locale.parse(name.replace("-", "_"))
