@@ -119,11 +119,20 @@ def on_disbursement(event: WebhookEvent, *, delivery) -> str:
     return f"{len(imported)} payout(s) imported"
 
 
+def _carries_payment_intent(event: WebhookEvent) -> bool:
+    return event.provider == "stripe" and event.data.get("object") == "payment_intent"
+
+
+def _from_stripe(event: WebhookEvent) -> bool:
+    # Stripe's refund and charge events carry the whole object: nothing is fetched.
+    return event.provider == "stripe"
+
+
 def register_builtin() -> None:
     for kind in ("payment.succeeded", "payment.failed", "payment.processing", "payment.canceled"):
-        register(kind, on_payment_event)
-    register("refund.updated", on_refund_event)
-    register("charge.refunded", on_charge_refunded)
+        register(kind, on_payment_event, db_only=_carries_payment_intent)
+    register("refund.updated", on_refund_event, db_only=_from_stripe)
+    register("charge.refunded", on_charge_refunded, db_only=_from_stripe)
     register("transaction.settled", on_braintree_transaction)
     register("transaction.settlement_declined", on_braintree_transaction)
     register("disbursement", on_disbursement)
