@@ -211,6 +211,11 @@ BRAINTREE_ENVIRONMENT = env("BRAINTREE_ENVIRONMENT", default="sandbox")
 BRAINTREE_MERCHANT_ID = env("BRAINTREE_MERCHANT_ID", default="")
 BRAINTREE_PUBLIC_KEY = env("BRAINTREE_PUBLIC_KEY", default="")
 BRAINTREE_PRIVATE_KEY = env("BRAINTREE_PRIVATE_KEY", default="")
+STRIPE_TIMEOUT_S = env.float("STRIPE_TIMEOUT_S", default=20.0)
+BRAINTREE_TIMEOUT_S = env.float("BRAINTREE_TIMEOUT_S", default=20.0)
+
+PAYDESK_PAYMENT_TERMS_DAYS = env.int("PAYDESK_PAYMENT_TERMS_DAYS", default=14)
+METERING_MAX_BODY_BYTES = env.int("METERING_MAX_BODY_BYTES", default=5 * 1024 * 1024)
 
 # --- The seller, printed on every invoice ---------------------------------------------------
 PAYDESK_SELLER = {
