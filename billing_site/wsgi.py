@@ -17,6 +17,7 @@ site = get_wsgi_application()
 from django.conf import settings  # noqa: E402 - settings are usable once Django is set up
 from django.core.handlers.exception import convert_exception_to_response  # noqa: E402
 from django.core.handlers.wsgi import WSGIHandler  # noqa: E402
+from django.urls import get_script_prefix, set_script_prefix  # noqa: E402
 from django.utils.module_loading import import_string  # noqa: E402
 
 WEBHOOK_PREFIX = "/webhooks"
@@ -54,5 +55,11 @@ def application(environ, start_response):
         # Mount: the prefix moves to SCRIPT_NAME, the rest resolves in the webhook URLs.
         environ["SCRIPT_NAME"] = environ.get("SCRIPT_NAME", "") + WEBHOOK_PREFIX
         environ["PATH_INFO"] = path[len(WEBHOOK_PREFIX) :]
-        return webhooks(environ, start_response)
+        # Django keeps the script prefix per thread; restore it so that URLs reversed later on
+        # this thread (outside a request of the site) do not carry the webhook mount.
+        previous = get_script_prefix()
+        try:
+            return webhooks(environ, start_response)
+        finally:
+            set_script_prefix(previous)
     return site(environ, start_response)

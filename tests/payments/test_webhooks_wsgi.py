@@ -80,6 +80,10 @@ def test_signed_event_is_stored_once_through_the_short_chain(stripe_psp):
     # The drain it asked for (run inline here) found no payment of ours for the intent.
     assert delivery.status == WebhookStatus.IGNORED
     assert "not one of ours" in delivery.note
+    # The webhook mount does not leak into URLs reversed later on the same thread.
+    from django.urls import reverse
+
+    assert reverse("admin:index") == "/admin/"
 
 
 def test_bad_signature_through_the_short_chain_is_stored_invalid_and_refused(stripe_psp):
