@@ -308,9 +308,9 @@ def _service_period(lines: list[InvoiceLine]) -> tuple[dt.date | None, dt.date |
     ends = [ln.period_end for ln in lines if ln.period_end and not ln.is_adjustment]
     if not starts or not ends:
         return None, None
-    tz = timezone.get_current_timezone()
-    first = min(starts).astimezone(tz).date()
-    last = (max(ends) - dt.timedelta(microseconds=1)).astimezone(tz).date()
+    # Billing periods are UTC days (as the lines print them), not the site's local days.
+    first = min(starts).astimezone(dt.UTC).date()
+    last = (max(ends) - dt.timedelta(microseconds=1)).astimezone(dt.UTC).date()
     return first, last
 
 

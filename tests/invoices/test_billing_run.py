@@ -89,6 +89,11 @@ def test_one_invoice_per_subscription_and_boundary(subscriptions):
     # Feb's fee in advance + January's 3 x 20 hours at 0.10 in arrears
     assert lines == [("Team plan", Decimal(1), 4900), ("Cluster hours", Decimal(60), 600)]
     assert feb.gross_minor == 6545 and feb.status == "OPEN" and feb.number
+    # January's usage and February's fee: inclusive UTC dates, as the lines print them.
+    assert (feb.service_period_start, feb.service_period_end) == (
+        dt.date(2026, 1, 1),
+        dt.date(2026, 2, 28),
+    )
     jan = Invoice.objects.get(billing_key=f"{sub.pk}:2026-01-01")
     assert list(jan.lines.values_list("description", flat=True)) == ["Team plan"]
     run = BillingRun.objects.get(pk=result.run_id)
