@@ -26,7 +26,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from metering.models import BilledPeriod, Meter, UsageRecheck
-from metering.selectors import EMPTY, usage_aggregate
+from metering.selectors import EMPTY
 
 
 @dataclass(frozen=True)
@@ -163,168 +163,12 @@ def _adjustment_line(*, meter, price, row, agg, computed_at) -> UsageLine | None
 
 def usage_lines_for(*, subscription, period_start, period_end) -> list[UsageLine]:
     """Usage lines of the period, then adjustments for earlier billed periods that changed."""
-    start, end = _as_datetime(period_start), _as_datetime(period_end)
-    computed_at = timezone.now()
-    lines: list[UsageLine] = []
-    for meter, price in meter_prices_for_plan(subscription.plan_id):
-        agg = usage_aggregate(
-            account_id=subscription.account_id, meter=meter, period_start=start, period_end=end
-        )
-        lines.append(
-            _current_line(
-                meter=meter, price=price, start=start, end=end, agg=agg, computed_at=computed_at
-            )
-        )
-    lines.extend(_adjustments(subscription=subscription, before=start, computed_at=computed_at))
-    return lines
-
-
-def _billed_totals(subscription, *, before: datetime) -> dict[tuple[int, datetime], dict]:
-    from metering.models import UsageBilled
-
-    rows = (
-        UsageBilled.objects.filter(subscription=subscription, period_start__lt=before)
-        .values("meter_id", "period_start", "period_end", "price_id")
-        .annotate(quantity=Sum("billed_quantity"), amount=Sum("billed_amount_minor"))
-        .order_by("period_start", "meter_id")
-    )
-    totals: dict[tuple[int, datetime], dict] = {}
-    for row in rows:
-        key = (row["meter_id"], row["period_start"])
-        if key in totals:  # the same period billed under two prices: add up
-            totals[key]["quantity"] += row["quantity"]
-            totals[key]["amount"] += row["amount"]
-        else:
-            totals[key] = row
-    return totals
-
-
-def _adjustments(*, subscription, before: datetime, computed_at: datetime) -> list[UsageLine]:
-    from catalog.models import Price
-
-    markers = list(
-        UsageRecheck.objects.filter(account_id=subscription.account_id, period_start__lt=before)
-        .select_related("meter")
-        .order_by("period_start", "meter__code")
-    )
-    if not markers:
-        return []
-    billed = _billed_totals(subscription, before=before)
-    prices = Price.objects.in_bulk({row["price_id"] for row in billed.values()})
-    lines = []
-    for marker in markers:
-        row = billed.get((marker.meter_id, marker.period_start))
-        if row is None:
-            continue
-        agg = usage_aggregate(
-            account_id=subscription.account_id,
-            meter=marker.meter,
-            period_start=row["period_start"],
-            period_end=row["period_end"],
-        )
-        line = _adjustment_line(
-            meter=marker.meter,
-            price=prices[row["price_id"]],
-            row=row,
-            agg=agg,
-            computed_at=computed_at,
-        )
-        if line is not None:
-            lines.append(line)
-    return lines
+    return usage_lines_for_many(items=[(subscription, period_start, period_end)])[0]
 
 
 def usage_mark_billed(*, subscription, lines: list[UsageLine], invoice_id: int) -> None:
     """Record what an invoice billed; called by invoices inside the invoice's transaction."""
-    from metering.models import UsageBilled
-
-    if not lines:
-        return
-    now = timezone.now()
-    meters = {m.code: m for m in Meter.objects.filter(code__in={ln.meter_code for ln in lines})}
-    account_id = subscription.account_id
-    with transaction.atomic():
-        UsageBilled.objects.bulk_create(
-            [
-                UsageBilled(
-                    subscription=subscription,
-                    account_id=account_id,
-                    meter=meters[ln.meter_code],
-                    price_id=ln.price_id,
-                    period_start=ln.period_start,
-                    period_end=ln.period_end,
-                    billed_quantity=ln.quantity,
-                    billed_amount_minor=ln.amount_minor,
-                    event_count=ln.event_count,
-                    is_adjustment=ln.is_adjustment,
-                    invoice_id=invoice_id,
-                    billed_at=now,
-                )
-                for ln in lines
-            ]
-        )
-        periods = sorted(
-            {(meters[ln.meter_code].pk, ln.period_start, ln.period_end) for ln in lines},
-            key=lambda p: (p[0], p[1]),
-        )
-        for meter_id, start, end in periods:
-            BilledPeriod.objects.get_or_create(
-                account_id=account_id,
-                meter_id=meter_id,
-                period_start=start,
-                defaults={"period_end": end},
-            )
-        _markers_settle(subscription=subscription, lines=lines, meters=meters, now=now)
-
-
-def _markers_settle(*, subscription, lines, meters, now) -> None:
-    """Drop markers whose period now matches what was billed; mark the new periods once."""
-    from metering.models import UsageBilled
-
-    account_id = subscription.account_id
-    current = [ln for ln in lines if not ln.is_adjustment]
-    before = min((ln.period_start for ln in current), default=max(ln.period_start for ln in lines))
-    markers = list(
-        UsageRecheck.objects.filter(
-            account_id=account_id,
-            period_start__lt=before,
-            meter_id__in=[m.pk for m in meters.values()],
-        ).values_list("pk", "hits", "meter_id", "period_start", "period_end")
-    )
-    billed = defaultdict(Decimal)
-    for meter_id, start, total in (
-        UsageBilled.objects.filter(subscription=subscription, period_start__lt=before)
-        .values_list("meter_id", "period_start")
-        .annotate(total=Sum("billed_quantity"))
-    ):
-        billed[(meter_id, start)] = total
-    meter_by_id = {m.pk: m for m in meters.values()}
-    settled = []
-    for pk, hits, meter_id, start, end in markers:
-        if (meter_id, start) not in billed:
-            continue
-        agg = usage_aggregate(
-            account_id=account_id, meter=meter_by_id[meter_id], period_start=start, period_end=end
-        )
-        if agg.quantity == billed[(meter_id, start)]:
-            settled.append((pk, hits))
-    if settled:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "DELETE FROM metering_usagerecheck r USING unnest(%s::bigint[], %s::int[]) "
-                "AS s(id, hits) WHERE r.id = s.id AND r.hits = s.hits",
-                [[pk for pk, _ in settled], [hits for _, hits in settled]],
-            )
-    for ln in current:
-        UsageRecheck.objects.get_or_create(
-            account_id=account_id,
-            meter=meters[ln.meter_code],
-            period_start=ln.period_start,
-            defaults={"period_end": ln.period_end, "hits": 0, "marked_at": now},
-        )
-
-
-# --- many subscriptions at once (the billing run) --------------------------------------------
+    usage_mark_billed_many(items=[(subscription, lines, invoice_id)])
 
 
 def _aggregates_by_period(wanted) -> dict[tuple[datetime, datetime], dict]:
@@ -535,8 +379,9 @@ def _upsert_periods(table: str, periods, *, marked_at) -> None:
 
 
 def _markers_settle_many(*, items, meters, now) -> None:
-    """``_markers_settle`` for many subscriptions: one read of markers and billed totals, one
-    aggregation per distinct period, one DELETE, one INSERT."""
+    """Drop markers whose period now matches what was billed and mark the new periods once, for
+    many subscriptions: one read of markers and billed totals, one aggregation per distinct
+    period, one DELETE, one INSERT."""
     from metering.models import UsageBilled
 
     befores, meter_ids = [], []
