@@ -45,6 +45,7 @@ from django.utils import timezone
 from metering.exceptions import UsageImportFailed
 from metering.ingest import (
     CLOCK_SKEW,
+    MARK_LATE_CTE,
     MAX_EVENT_BYTES,
     Rejected,
     _raw_cursor,
@@ -87,7 +88,8 @@ BEGIN RETURN value::timestamptz; EXCEPTION WHEN data_exception THEN RETURN NULL;
 # small (cannot exceed the size limit), id_type/event_id, account_pk/account_ext, meter_code,
 # ts_text and props (NULL when not a JSON object). ``OFFSET 0`` keeps each layer a separate
 # plan node so that its expressions (the JSON parse above all) are evaluated once per row.
-_SETTLE_SQL = """
+_SETTLE_SQL = (
+    """
 WITH f AS (
     {fields}
     OFFSET 0
@@ -166,22 +168,14 @@ WITH f AS (
     ORDER BY account_id, event_id COLLATE "C", line
     {on_conflict}
     RETURNING account_id, meter_id, ts
-), late AS (
-    INSERT INTO metering_usagerecheck
-        (account_id, meter_id, period_start, period_end, hits, marked_at)
-    SELECT DISTINCT b.account_id, b.meter_id, b.period_start, b.period_end, 1, %(now)s
-    FROM ins
-    JOIN metering_billedperiod b
-      ON b.account_id = ins.account_id AND b.meter_id = ins.meter_id
-     AND ins.ts >= b.period_start AND ins.ts < b.period_end
-    ORDER BY 1, 2, 3
-    ON CONFLICT (account_id, meter_id, period_start)
-    DO UPDATE SET hits = metering_usagerecheck.hits + 1, marked_at = EXCLUDED.marked_at
-)
+), """  # noqa: S608 - constant SQL pieces, no input
+    + MARK_LATE_CTE
+    + """
 SELECT NULL::bigint, (SELECT count(*) FROM ins), (SELECT count(*) FROM checked WHERE ok), NULL
 UNION ALL
 (SELECT line, NULL, NULL, source FROM checked WHERE NOT ok ORDER BY line)
 """
+)
 
 
 def _timestamp_shapes() -> list[str]:

@@ -234,17 +234,9 @@ def validate_event(
 # One statement: insert what is new, learn which rows were, and mark billed periods that a
 # late event falls into. ``hits`` is bumped so a billing run that is comparing that period right
 # now keeps the marker (it deletes only the ``hits`` value it read).
-INSERT_SQL = """
-WITH ins AS (
-    INSERT INTO metering_usageevent
-        (account_id, event_id, meter_id, ts, quantity, properties, received_at,
-         void_reason, voided_by)
-    SELECT u.a, u.e, u.m, u.t, u.q, u.p::jsonb, %(now)s, '', ''
-    FROM unnest(%(a)s::bigint[], %(e)s::text[], %(m)s::bigint[], %(t)s::timestamptz[],
-                %(q)s::numeric[], %(p)s::text[]) AS u(a, e, m, t, q, p)
-    ON CONFLICT (account_id, event_id) DO NOTHING
-    RETURNING account_id, event_id, meter_id, ts
-), late AS (
+# Marks the billed periods that just-inserted events (CTE ``ins``: account_id, meter_id, ts)
+# fall into, so the next billing run re-checks them. The API and the bulk loader share it.
+MARK_LATE_CTE = """late AS (
     INSERT INTO metering_usagerecheck
         (account_id, meter_id, period_start, period_end, hits, marked_at)
     SELECT DISTINCT b.account_id, b.meter_id, b.period_start, b.period_end, 1, %(now)s
@@ -255,9 +247,25 @@ WITH ins AS (
     ORDER BY 1, 2, 3
     ON CONFLICT (account_id, meter_id, period_start)
     DO UPDATE SET hits = metering_usagerecheck.hits + 1, marked_at = EXCLUDED.marked_at
-)
+)"""
+
+INSERT_SQL = (
+    """
+WITH ins AS (
+    INSERT INTO metering_usageevent
+        (account_id, event_id, meter_id, ts, quantity, properties, received_at,
+         void_reason, voided_by)
+    SELECT u.a, u.e, u.m, u.t, u.q, u.p::jsonb, %(now)s, '', ''
+    FROM unnest(%(a)s::bigint[], %(e)s::text[], %(m)s::bigint[], %(t)s::timestamptz[],
+                %(q)s::numeric[], %(p)s::text[]) AS u(a, e, m, t, q, p)
+    ON CONFLICT (account_id, event_id) DO NOTHING
+    RETURNING account_id, event_id, meter_id, ts
+), """  # noqa: S608 - constant SQL pieces, no input
+    + MARK_LATE_CTE
+    + """
 SELECT account_id, event_id FROM ins
 """
+)
 
 
 def _raw_cursor():
