@@ -582,11 +582,6 @@ def invoices_render_pending(*, limit: int = 500) -> int:
 
 from invoices.billing import BillingRunResult, billing_run  # noqa: E402
 from invoices.credit_notes import CreditLine, credit_note_issue, credit_note_render_pdf  # noqa: E402
-from invoices.customer_credit import (  # noqa: E402
-    customer_credit_refund,
-    customer_credit_refund_reverse,
-    invoice_payment_reverse,
-)
 
 __all__ = [
     "BillingRunResult",
@@ -597,15 +592,12 @@ __all__ = [
     "credit_balance",
     "credit_note_issue",
     "credit_note_render_pdf",
-    "customer_credit_refund",
-    "customer_credit_refund_reverse",
     "invoice_add_line",
     "invoice_add_lines",
     "invoice_create_draft",
     "invoice_finalize",
     "invoice_mark_paid",
     "invoice_mark_uncollectible",
-    "invoice_payment_reverse",
     "invoice_render_pdf",
     "invoice_void",
     "invoices_render_pending",

@@ -118,7 +118,7 @@ def post_payment_reversed(payment, *, now=None) -> None:
         ],
     )
     if payment.invoice_id:
-        from invoices.services import invoice_payment_reverse
+        from invoices.customer_credit import invoice_payment_reverse
 
         invoice_payment_reverse(
             invoice=payment.invoice,
@@ -171,64 +171,51 @@ def _refund_debit_account(refund) -> str:
 
 def post_refund_sent(refund, *, now=None) -> None:
     """Dr refunds / Cr PSP clearing."""
-    _, LineSpec, _ = _ledger()
-    payment = refund.payment
-    _post(
-        key=f"refund:{refund.pk}:sent",
-        memo=f"Refund #{refund.pk} of payment #{payment.pk}",
-        document_type="refund",
-        document_id=refund.pk,
-        party=f"account:{payment.account_id}",
+    _post_refund(
+        refund,
+        step="sent",
+        memo=f"Refund #{refund.pk} of payment #{refund.payment_id}",
+        back=False,
         now=now,
-        lines=[
-            LineSpec(
-                account=_refund_debit_account(refund),
-                debit_minor=refund.amount_minor,
-                currency=refund.currency,
-            ),
-            LineSpec(
-                account=_cash_account(payment),
-                credit_minor=refund.amount_minor,
-                currency=refund.currency,
-            ),
-        ],
     )
 
 
 def post_refund_reversed(refund, *, now=None) -> None:
     """The PSP failed a refund we had posted: the cash comes back, and customer credit the
     refund had paid out is the customer's again."""
+    _post_refund(
+        refund, step="reversed", memo=f"Refund #{refund.pk} failed at the PSP", back=True, now=now
+    )
+    if refund.credit_note_ref:
+        from invoices.customer_credit import customer_credit_refund_reverse
+
+        customer_credit_refund_reverse(
+            account=refund.payment.account_id,
+            currency=refund.currency,
+            reference=_refund_reference(refund),
+            now=now,
+        )
+
+
+def _post_refund(refund, *, step: str, memo: str, back: bool, now) -> None:
+    """Dr refunds / Cr PSP clearing, or the mirror entry when the refund comes ``back``."""
     _, LineSpec, _ = _ledger()
     payment = refund.payment
+    debit, credit = _refund_debit_account(refund), _cash_account(payment)
+    if back:
+        debit, credit = credit, debit
     _post(
-        key=f"refund:{refund.pk}:reversed",
-        memo=f"Refund #{refund.pk} failed at the PSP",
+        key=f"refund:{refund.pk}:{step}",
+        memo=memo,
         document_type="refund",
         document_id=refund.pk,
         party=f"account:{payment.account_id}",
         now=now,
         lines=[
-            LineSpec(
-                account=_cash_account(payment),
-                debit_minor=refund.amount_minor,
-                currency=refund.currency,
-            ),
-            LineSpec(
-                account=_refund_debit_account(refund),
-                credit_minor=refund.amount_minor,
-                currency=refund.currency,
-            ),
+            LineSpec(account=debit, debit_minor=refund.amount_minor, currency=refund.currency),
+            LineSpec(account=credit, credit_minor=refund.amount_minor, currency=refund.currency),
         ],
     )
-    if refund.credit_note_ref:
-        from invoices.services import customer_credit_refund_reverse
-
-        customer_credit_refund_reverse(
-            account=payment.account_id,
-            currency=refund.currency,
-            reference=_refund_reference(refund),
-            now=now,
-        )
 
 
 def post_payout(payout, *, now=None) -> None:
@@ -341,7 +328,7 @@ def customer_credit_paid_out(*, invoice, amount_minor: int, reference: str) -> b
     Cr refunds). False when the credit could not be paid out (reported on the refund); the
     refund then stays an ordinary one and the credit stays the customer's."""
     from common.exceptions import PaydeskError
-    from invoices.services import customer_credit_refund
+    from invoices.customer_credit import customer_credit_refund
 
     share = _credit_share(invoice=invoice, amount_minor=amount_minor, reference=reference)
     if share <= 0:

@@ -107,7 +107,8 @@ def test_declined_settlement_reopens_the_paid_invoice(account, braintree_psp):
 
 
 def test_reversing_part_of_the_payments_keeps_the_rest(account):
-    from invoices.services import invoice_mark_paid, invoice_payment_reverse
+    from invoices.customer_credit import invoice_payment_reverse
+    from invoices.services import invoice_mark_paid
 
     invoice = _open_invoice(account)
     invoice_mark_paid(
@@ -134,8 +135,8 @@ def test_reversing_part_of_the_payments_keeps_the_rest(account):
 
 
 def test_reversing_an_unknown_payment_is_refused(account):
-    from invoices.customer_credit import InvoicePaymentNotFound
-    from invoices.services import invoice_mark_paid, invoice_payment_reverse
+    from invoices.customer_credit import InvoicePaymentNotFound, invoice_payment_reverse
+    from invoices.services import invoice_mark_paid
 
     invoice = _open_invoice(account)
     invoice_mark_paid(
